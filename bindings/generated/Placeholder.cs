@@ -1,0 +1,1 @@
+namespace JetNative; internal static class Placeholder {}

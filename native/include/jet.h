@@ -1,0 +1,255 @@
+/*
+ * jet.h - the flat C ABI of JetNative, an inference engine for NVIDIA's Jet-Nemotron models.
+ *
+ * Plain C11. Every exported symbol starts with jet_. Conventions:
+ *  - Calls that can fail return jet_status (JET_OK == 0). Results come back through a trailing
+ *    out-pointer. On failure the out-pointer is left untouched (handles: set to NULL) and a
+ *    human-readable message is available from jet_last_error() on the same thread.
+ *  - Parameter structs start with `uint32_t size` (set by jet_*_default_params); new fields are
+ *    only ever appended, so an older caller passing a smaller struct keeps working.
+ *  - Ownership: every jet_X_create/load has exactly one jet_X_free; freeing NULL is a no-op.
+ *    A session keeps its model alive (the model is freed when the last of it and its sessions is).
+ *  - Threads: a model may be shared by many sessions on many threads; one session is used by one
+ *    thread at a time; jet_session_cancel may be called from any thread.
+ *  - No C++ exception ever crosses this boundary.
+ */
+#ifndef JET_H
+#define JET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  if defined(JET_BUILD)
+#    define JET_API __declspec(dllexport)
+#  else
+#    define JET_API __declspec(dllimport)
+#  endif
+#else
+#  define JET_API __attribute__((visibility("default")))
+#endif
+
+/* Bumped on any incompatible change of this header. The managed layer refuses a mismatch. */
+#define JET_API_VERSION 1
+
+/* ---------------------------------------------------------------- status, version, logging */
+
+typedef enum jet_status {
+    JET_OK = 0,
+    JET_ERR_INVALID_ARGUMENT = 1, /* null handle, bad parameter, token id out of range        */
+    JET_ERR_IO = 2,               /* file missing, unreadable, truncated                        */
+    JET_ERR_FORMAT = 3,           /* corrupt safetensors/JSON, bad config, wrong tensor shape   */
+    JET_ERR_OUT_OF_MEMORY = 4,    /* host or device allocation failed; model does not fit       */
+    JET_ERR_CONTEXT_FULL = 5,     /* a sequence would exceed the session's context length       */
+    JET_ERR_CANCELLED = 6,        /* jet_session_cancel or a progress callback stopped the call */
+    JET_ERR_DEVICE = 7,           /* no GPU, CUDA not built in, driver or kernel error          */
+    JET_ERR_UNSUPPORTED = 8,      /* valid request this build or model cannot serve            */
+    JET_ERR_INTERNAL = 9          /* a bug: please report it with the message                   */
+} jet_status;
+
+/* JET_API_VERSION of the loaded library. */
+JET_API uint32_t jet_api_version(void);
+/* "MAJOR.MINOR.PATCH (+cuda)" - static storage, never freed. */
+JET_API const char *jet_version_string(void);
+/* Constant name of a status, e.g. "JET_ERR_FORMAT" - static storage. */
+JET_API const char *jet_status_name(jet_status status);
+/* Message of the last failed call on this thread ("" if none). Valid until the next failing
+ * call on this thread. */
+JET_API const char *jet_last_error(void);
+/* 1 if this build has the CUDA backend and a usable GPU is present, else 0. */
+JET_API int32_t jet_cuda_device_count(void);
+
+typedef enum jet_log_level {
+    JET_LOG_DEBUG = 0,
+    JET_LOG_INFO = 1,
+    JET_LOG_WARN = 2,
+    JET_LOG_ERROR = 3
+} jet_log_level;
+
+/* Receives log lines (no trailing newline). `message` is valid only during the call. */
+typedef void (*jet_log_callback)(int32_t level, const char *message, void *user_data);
+/* Process-wide; NULL restores the default (warnings and errors to stderr). Thread-safe. */
+JET_API void jet_set_log_callback(jet_log_callback callback, void *user_data);
+
+/* Progress of a long call in [0, 1]. Return non-zero to go on, zero to cancel
+ * (the call then fails with JET_ERR_CANCELLED). */
+typedef int32_t (*jet_progress_callback)(float progress, void *user_data);
+
+/* ---------------------------------------------------------------- model */
+
+typedef struct jet_model jet_model;
+typedef struct jet_session jet_session;
+typedef struct jet_sampler jet_sampler;
+
+typedef enum jet_device {
+    JET_DEVICE_CPU = 0,
+    JET_DEVICE_CUDA = 1
+} jet_device;
+
+typedef enum jet_layer_type {
+    JET_LAYER_ATTN = 0, /* full causal attention    */
+    JET_LAYER_SWA = 1,  /* sliding-window attention */
+    JET_LAYER_JET = 2   /* JetBlock                 */
+} jet_layer_type;
+
+typedef struct jet_model_params {
+    uint32_t size;              /* sizeof(jet_model_params)                               */
+    int32_t device;             /* jet_device; default JET_DEVICE_CPU                     */
+    int32_t device_index;       /* CUDA ordinal; default 0                                */
+    int32_t n_threads;          /* CPU threads; 0 = all cores (default)                   */
+    jet_progress_callback progress; /* load progress; may be NULL                         */
+    void *progress_user_data;
+} jet_model_params;
+
+JET_API void jet_model_default_params(jet_model_params *out);
+
+/* Loads a Hugging Face checkpoint folder: config.json plus model.safetensors or
+ * model.safetensors.index.json with its shards. Validates the config, every safetensors header
+ * and every tensor's name, dtype and shape before use. Free with jet_model_free. */
+JET_API jet_status jet_model_load(const char *folder, const jet_model_params *params,
+                                  jet_model **out_model);
+
+/* Builds a model with random weights from the text of a config.json (same validation as
+ * jet_model_load). For benchmarks and architecture search; the same seed gives the same weights. */
+JET_API jet_status jet_model_create_random(const char *config_json, uint64_t seed,
+                                           const jet_model_params *params, jet_model **out_model);
+
+JET_API void jet_model_free(jet_model *model);
+
+typedef struct jet_model_info {
+    uint32_t size;              /* sizeof(jet_model_info); set by the caller               */
+    int32_t device;             /* jet_device the model runs on                            */
+    int32_t vocab_size;
+    int32_t hidden_size;
+    int32_t num_layers;
+    int32_t intermediate_size;
+    int32_t num_attention_heads;
+    int32_t num_kv_heads;
+    int32_t head_dim;           /* attention head dim                                      */
+    int32_t max_position_embeddings;
+    int32_t swa_window;         /* 0 when no swa layer                                     */
+    int32_t jet_num_heads;      /* 0 when no JetBlock                                      */
+    int32_t jet_head_k_dim;
+    int32_t jet_head_v_dim;
+    int32_t jet_conv_size;
+    int32_t n_attn_layers;
+    int32_t n_swa_layers;
+    int32_t n_jet_layers;
+    int32_t bos_token_id;       /* -1 when absent                                          */
+    int32_t eos_token_id;       /* -1 when absent                                          */
+    int32_t tie_word_embeddings;
+    int32_t reserved0;
+    int64_t n_params;           /* parameters (tied embedding counted once)                */
+    int64_t weight_bytes;       /* bytes the weights occupy on the model's device          */
+} jet_model_info;
+
+/* Fills *out (out->size must be set by the caller). */
+JET_API jet_status jet_model_get_info(const jet_model *model, jet_model_info *out);
+/* Mixer type (jet_layer_type) of layer `layer`. */
+JET_API jet_status jet_model_layer_type(const jet_model *model, int32_t layer, int32_t *out_type);
+/* Cache bytes one sequence needs at `n_ctx` tokens of context (KV of attn layers, the capped
+ * swa ring buffers, conv and recurrent states of JetBlocks), as this engine allocates them. */
+JET_API jet_status jet_model_cache_bytes(const jet_model *model, int64_t n_ctx,
+                                         int64_t *out_bytes);
+
+/* ---------------------------------------------------------------- session */
+
+typedef struct jet_session_params {
+    uint32_t size;              /* sizeof(jet_session_params)                              */
+    int32_t n_seq;              /* sequences (batch slots); default 1                      */
+    int32_t n_ctx;              /* max tokens per sequence; 0 = max_position_embeddings    */
+    int32_t prefill_chunk;      /* tokens per prefill step; 0 = engine default (512)       */
+    jet_progress_callback progress; /* prefill progress; may be NULL                      */
+    void *progress_user_data;
+} jet_session_params;
+
+JET_API void jet_session_default_params(jet_session_params *out);
+
+/* A session holds the cache of n_seq sequences. It keeps `model` alive. */
+JET_API jet_status jet_session_create(jet_model *model, const jet_session_params *params,
+                                      jet_session **out_session);
+JET_API void jet_session_free(jet_session *session);
+
+/* A new session with a copy of every sequence's cache and position. */
+JET_API jet_status jet_session_fork(const jet_session *session, jet_session **out_session);
+/* Empties sequence `seq`, or every sequence when seq == -1. */
+JET_API jet_status jet_session_reset(jet_session *session, int32_t seq);
+/* Copies sequence src's cache and position onto dst (dst's previous content is dropped). */
+JET_API jet_status jet_session_copy_seq(jet_session *session, int32_t src, int32_t dst);
+/* Tokens held by sequence `seq`. */
+JET_API jet_status jet_session_position(const jet_session *session, int32_t seq,
+                                        int32_t *out_position);
+/* Cache bytes allocated by the session in total, and per token of context per sequence
+ * (the attention KV part; fixed-size JetBlock states are in the total only). */
+JET_API jet_status jet_session_cache_bytes(const jet_session *session, int64_t *out_total,
+                                           int64_t *out_per_token);
+
+typedef enum jet_logits_mode {
+    JET_LOGITS_NONE = 0, /* logits_out may be NULL                 */
+    JET_LOGITS_LAST = 1, /* logits_out holds vocab_size floats     */
+    JET_LOGITS_ALL = 2   /* logits_out holds n_tokens * vocab_size */
+} jet_logits_mode;
+
+/* Appends n_tokens tokens to sequence `seq` (in chunks of prefill_chunk) and writes float32
+ * logits as `logits_mode` says. Fails with JET_ERR_CONTEXT_FULL (nothing appended) when the
+ * sequence would exceed n_ctx, JET_ERR_INVALID_ARGUMENT for a token outside [0, vocab_size),
+ * JET_ERR_CANCELLED when cancelled (the sequence is then reset). */
+JET_API jet_status jet_session_prefill(jet_session *session, int32_t seq, const int32_t *tokens,
+                                       int32_t n_tokens, int32_t logits_mode, float *logits_out);
+
+/* One decode step for a batch: appends tokens[i] to sequence seqs[i] (distinct) and writes
+ * logits_out[i * vocab_size ...] for each. */
+JET_API jet_status jet_session_decode(jet_session *session, int32_t n, const int32_t *seqs,
+                                      const int32_t *tokens, float *logits_out);
+
+/* Requests that the session's running (or next) prefill/decode/generate stop with
+ * JET_ERR_CANCELLED. Safe from any thread. The flag clears when that call returns. */
+JET_API jet_status jet_session_cancel(jet_session *session);
+
+/* ---------------------------------------------------------------- sampling */
+
+typedef struct jet_sampler_params {
+    uint32_t size;              /* sizeof(jet_sampler_params)                              */
+    float temperature;          /* <= 0: greedy (argmax). default 0.8                      */
+    int32_t top_k;              /* <= 0: off. default 40                                   */
+    float top_p;                /* >= 1: off. default 0.95                                 */
+    float min_p;                /* <= 0: off. default 0.05                                 */
+    float repeat_penalty;       /* 1: off. default 1.0                                     */
+    int32_t repeat_last_n;      /* tokens of history the penalty looks at; default 64      */
+    uint32_t reserved0;
+    uint64_t seed;              /* same seed + same logits = same tokens; default 0        */
+} jet_sampler_params;
+
+JET_API void jet_sampler_default_params(jet_sampler_params *out);
+JET_API jet_status jet_sampler_create(const jet_sampler_params *params, jet_sampler **out_sampler);
+JET_API void jet_sampler_free(jet_sampler *sampler);
+/* Picks a token from `n_vocab` logits (not modified). Does not add it to the history. */
+JET_API jet_status jet_sampler_sample(jet_sampler *sampler, const float *logits, int32_t n_vocab,
+                                      int32_t *out_token);
+/* Adds a token to the repetition-penalty history (prompt tokens too). */
+JET_API jet_status jet_sampler_accept(jet_sampler *sampler, int32_t token);
+/* Clears the history and reseeds the RNG with the params' seed. */
+JET_API jet_status jet_sampler_reset(jet_sampler *sampler);
+
+/* Called for each generated token; return non-zero to go on, zero to stop. */
+typedef int32_t (*jet_token_callback)(int32_t token, void *user_data);
+
+/* Prefills `prompt` into sequence `seq` (may be empty when the sequence already holds tokens
+ * and its last logits), then samples and decodes up to max_tokens tokens, stopping after a token
+ * in stop_tokens (which is reported) or when on_token returns 0. *out_n_generated gets the count.
+ * The sampler's history gets the prompt and every generated token. */
+JET_API jet_status jet_session_generate(jet_session *session, int32_t seq, const int32_t *prompt,
+                                        int32_t n_prompt, int32_t max_tokens, jet_sampler *sampler,
+                                        const int32_t *stop_tokens, int32_t n_stop,
+                                        jet_token_callback on_token, void *user_data,
+                                        int32_t *out_n_generated);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* JET_H */

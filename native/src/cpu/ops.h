@@ -1,0 +1,64 @@
+// cpu/ops.h - the CPU engine's operators, float32, row-major, token-major ([T, channels]).
+// One operator per file in native/src/cpu/ (matmul.cpp, rmsnorm.cpp, rope.cpp, attention.cpp,
+// gated_delta.cpp, dynamic_conv.cpp, activations.cpp, ...). Each is multithreaded through
+// cpu/threads.h and has a GoogleTest in native/tests/cpu/ and a benchmark in native/bench/.
+#pragma once
+
+#include <cstdint>
+
+namespace jet::cpu {
+
+// y[T, N] = x[T, K] * W[N, K]^T + bias[N] (bias may be null). W is a PyTorch Linear weight.
+void matmul(const float *x, const float *W, const float *bias, float *y, int T, int K, int N);
+
+// y = w * x / sqrt(mean(x^2) + eps) per row of D. y may alias x.
+void rmsnorm(const float *x, const float *w, float *y, int T, int D, float eps);
+
+// x <- silu(x) in place.
+void silu(float *x, int64_t n);
+// out[i] = silu(gate[i]) * up[i]. out may alias gate.
+void silu_mul(const float *gate, const float *up, float *out, int64_t n);
+
+// RoPE in place on x [T, n_heads * head_dim], rotate-half layout (spec 4), token i at
+// absolute position positions[i].
+void rope(float *x, int T, int n_heads, int head_dim, const int32_t *positions, double theta);
+
+// Causal (optionally sliding-window) GQA attention of T queries against L key/value slots.
+// q [T, nh*hd]; k, v [L, nkv*hd]; qpos[T] absolute positions of the queries; kpos[L] absolute
+// position of each slot, or -1 for an empty slot (slots may be in any order: ring buffers are
+// fine). Query i sees slot j iff kpos[j] >= 0, kpos[j] <= qpos[i] and (window == 0 or
+// qpos[i] - kpos[j] < window). Scale 1/sqrt(hd). out [T, nh*hd].
+void attention(const float *q, const float *k, const float *v, const int32_t *qpos,
+               const int32_t *kpos, float *out, int T, int L, int nh, int nkv, int hd,
+               int window);
+
+// Each head vector of D values: x <- x / sqrt(sum x^2 + eps). x [T, H*D].
+void l2norm_heads(float *x, int T, int H, int D, float eps);
+
+// JetBlock gates: beta = sigmoid(b), g = -exp(A_log) * softplus(a + dt_bias). a, b [T, H].
+void jet_gates(const float *a, const float *b, const float *A_log, const float *dt_bias,
+               float *g, float *beta, int T, int H);
+
+// Gated delta rule (spec 4.4). q, k [T, H, dK] (L2-normalised); v [T, H, dV]; g, beta [T, H];
+// state [H, dK, dV] float32, read and updated; o [T, H, dV].
+void gated_delta_recurrent(const float *q, const float *k, const float *v, const float *g,
+                           const float *beta, float *state, float *o, int T, int H, int dK,
+                           int dV, float scale);
+// The same function computed chunk by chunk (spec 5, WY/UT form), chunk 64 by default.
+void gated_delta_chunked(const float *q, const float *k, const float *v, const float *g,
+                         const float *beta, float *state, float *o, int T, int H, int dK,
+                         int dV, float scale, int chunk = 64);
+
+// Dynamic causal convolution on V (spec 4.3). u [T, C] pre-conv values; kernels [T, C, W]
+// (the generator output per token, channel-major); state [C, W] the last W inputs, oldest
+// first (zeros at sequence start), read and updated; y [T, C] = silu(conv).
+void dynamic_conv(const float *u, const float *kernels, float *state, float *y, int T, int C,
+                  int W);
+
+// o <- RMSNorm_eps(o) * w * silu(G) per head of D values. o, G [T, H*D], w [D].
+void gated_rmsnorm(float *o, const float *G, const float *w, int T, int H, int D, float eps);
+
+// x[T, D] = table[ids[t], :] for a [V, D] table.
+void embedding(const float *table, const int32_t *ids, float *x, int T, int D);
+
+}  // namespace jet::cpu
