@@ -1,1 +1,0 @@
-namespace JetNative; internal static class Placeholder {}

@@ -1,0 +1,32 @@
+namespace JetNative;
+
+/// <summary>
+/// How the next token is picked from the logits, with llama.cpp's defaults. A temperature of 0
+/// (or less) means greedy decoding (argmax); the other filters are then ignored.
+/// </summary>
+public sealed record JetSamplingOptions
+{
+    /// <summary>Greedy decoding (temperature 0).</summary>
+    public static JetSamplingOptions Greedy { get; } = new() { Temperature = 0 };
+
+    /// <summary>Softmax temperature; &lt;= 0 is greedy. Default 0.8.</summary>
+    public float Temperature { get; init; } = 0.8f;
+
+    /// <summary>Keep the k most likely tokens; &lt;= 0 turns it off. Default 40.</summary>
+    public int TopK { get; init; } = 40;
+
+    /// <summary>Nucleus sampling; &gt;= 1 turns it off. Default 0.95.</summary>
+    public float TopP { get; init; } = 0.95f;
+
+    /// <summary>Drop tokens below min_p times the top probability; &lt;= 0 turns it off. Default 0.05.</summary>
+    public float MinP { get; init; } = 0.05f;
+
+    /// <summary>Repetition penalty; 1 turns it off (default).</summary>
+    public float RepeatPenalty { get; init; } = 1.0f;
+
+    /// <summary>Tokens of history the repetition penalty looks at. Default 64.</summary>
+    public int RepeatLastN { get; init; } = 64;
+
+    /// <summary>RNG seed: the same seed and logits give the same tokens. Default 0.</summary>
+    public ulong Seed { get; init; }
+}

@@ -1,0 +1,588 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading.Channels;
+using JetNative.Interop;
+
+namespace JetNative;
+
+/// <summary>
+/// The cache of one or more sequences on a <see cref="JetModel"/>: prefill, decode, sample,
+/// generate. A session is used by one call at a time (a second concurrent call throws
+/// InvalidOperationException); use several sessions, or <see cref="Fork"/>, for parallel work.
+/// Logits returned as spans stay valid until the next call on the session.
+/// </summary>
+public sealed class JetSession : IDisposable
+{
+    internal readonly JetSessionHandle Handle;
+    private readonly object _cancelGate = new();
+    private int _busy;
+    private bool _inNativeCall;
+    private bool _cancelIssued;
+    private float[] _logits = [];
+    private int _lastRowOffset = -1;
+
+    internal JetSession(JetModel model, JetSessionOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (options.Sequences < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Sequences, "Sequences must be >= 1");
+        if (options.Context < 0)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Context, "Context must be >= 0 (0 = the model's maximum)");
+        if (options.PrefillChunk < 0)
+            throw new ArgumentOutOfRangeException(nameof(options), options.PrefillChunk, "PrefillChunk must be >= 0 (0 = engine default)");
+        Model = model;
+        Options = options;
+        unsafe
+        {
+            NativeSessionParams p;
+            NativeMethods.jet_session_default_params(&p);
+            p.Size = (uint)sizeof(NativeSessionParams);
+            p.NSeq = options.Sequences;
+            p.NCtx = options.Context;
+            p.PrefillChunk = options.PrefillChunk;
+            // user_data 0: the progress goes to the call running on the calling thread (see Callbacks),
+            // which stays right for a forked session that inherits these params.
+            p.Progress = Callbacks.Progress;
+            p.ProgressUserData = 0;
+            JetStatus status = NativeMethods.jet_session_create(model.Handle, &p, out Handle);
+            if (status != JetStatus.Ok)
+            {
+                Handle.Dispose();
+                JetException.Check(status);
+            }
+        }
+        Handle.KeepAlive(model.Handle);
+    }
+
+    private JetSession(JetModel model, JetSessionOptions options, JetSessionHandle handle)
+    {
+        Model = model;
+        Options = options;
+        Handle = handle;
+        Handle.KeepAlive(model.Handle);
+    }
+
+    /// <summary>The model this session runs.</summary>
+    public JetModel Model { get; }
+
+    /// <summary>The options it was created with.</summary>
+    public JetSessionOptions Options { get; }
+
+    /// <summary>Sequences (batch slots).</summary>
+    public int Sequences => Options.Sequences;
+
+    /// <summary>Maximum tokens per sequence.</summary>
+    public int Context => Options.Context > 0 ? Options.Context : Model.Info.MaxPositionEmbeddings;
+
+    /// <summary>Receives prefill progress in [0, 1] (chunk by chunk), on the calling thread.</summary>
+    public IProgress<float>? PrefillProgress { get; set; }
+
+    /// <summary>Tokens held by sequence 0.</summary>
+    public int Position => GetPosition(0);
+
+    /// <summary>Tokens held by sequence <paramref name="sequence"/>.</summary>
+    public unsafe int GetPosition(int sequence)
+    {
+        int position;
+        JetException.Check(NativeMethods.jet_session_position(Handle, sequence, &position));
+        return position;
+    }
+
+    /// <summary>Cache bytes the session allocated in total.</summary>
+    public long CacheBytes => ReadCacheBytes().Total;
+
+    /// <summary>Attention KV bytes per token of context per sequence (JetBlock states are fixed-size).</summary>
+    public long CacheBytesPerToken => ReadCacheBytes().PerToken;
+
+    private unsafe (long Total, long PerToken) ReadCacheBytes()
+    {
+        long total, perToken;
+        JetException.Check(NativeMethods.jet_session_cache_bytes(Handle, &total, &perToken));
+        return (total, perToken);
+    }
+
+    /// <summary>
+    /// The logits row of the last single-sequence prefill or decode (empty before any).
+    /// </summary>
+    public ReadOnlySpan<float> Logits =>
+        _lastRowOffset < 0 ? default : _logits.AsSpan(_lastRowOffset, Model.Info.VocabSize);
+
+    // ---------------------------------------------------------------- calls
+
+    /// <summary>
+    /// Appends <paramref name="tokens"/> to <paramref name="sequence"/> and returns the logits of the
+    /// last token. Throws JetException: ContextFull (nothing appended), InvalidArgument (a token out
+    /// of range); OperationCanceledException when cancelled (the sequence is then reset).
+    /// </summary>
+    public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, int sequence = 0, CancellationToken cancellationToken = default)
+    {
+        int vocab = Model.Info.VocabSize;
+        EnsureBuffer(vocab);
+        Prefill(tokens, sequence, JetLogitsMode.Last, _logits.AsSpan(0, vocab), cancellationToken);
+        _lastRowOffset = 0;
+        return _logits.AsSpan(0, vocab);
+    }
+
+    /// <summary>Like <see cref="Prefill(ReadOnlySpan{int}, int, CancellationToken)"/>, returning the logits of every token: [tokens, vocab] row-major.</summary>
+    public float[] PrefillAllLogits(ReadOnlySpan<int> tokens, int sequence = 0, CancellationToken cancellationToken = default)
+    {
+        var all = new float[checked(tokens.Length * Model.Info.VocabSize)];
+        Prefill(tokens, sequence, JetLogitsMode.All, all, cancellationToken);
+        return all;
+    }
+
+    /// <summary>
+    /// Appends <paramref name="tokens"/> and writes logits as <paramref name="mode"/> says into
+    /// <paramref name="logits"/> (None: may be empty; Last: vocab floats; All: tokens * vocab).
+    /// </summary>
+    public unsafe void Prefill(ReadOnlySpan<int> tokens, int sequence, JetLogitsMode mode, Span<float> logits,
+        CancellationToken cancellationToken = default)
+    {
+        long needed = mode switch
+        {
+            JetLogitsMode.None => 0,
+            JetLogitsMode.Last => Model.Info.VocabSize,
+            JetLogitsMode.All => (long)tokens.Length * Model.Info.VocabSize,
+            _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "unknown logits mode"),
+        };
+        if (logits.Length < needed)
+            throw new ArgumentException($"the logits buffer holds {logits.Length} floats, {needed} are needed", nameof(logits));
+        var state = new CallbackState { Progress = PrefillProgress, CancellationToken = cancellationToken };
+        using var call = Enter(state, cancellationToken);
+        _lastRowOffset = -1;
+        JetStatus status;
+        fixed (int* t = tokens)
+        fixed (float* l = logits)
+        {
+            call.NativeBegin();
+            status = NativeMethods.jet_session_prefill(Handle, sequence, t, tokens.Length, (int)mode,
+                mode == JetLogitsMode.None ? null : l);
+            call.NativeEnd();
+        }
+        call.Check(status);
+    }
+
+    /// <summary>One decode step on one sequence; returns its logits.</summary>
+    public ReadOnlySpan<float> Decode(int token, int sequence = 0, CancellationToken cancellationToken = default)
+    {
+        DecodeCore([sequence], [token], cancellationToken);
+        return _logits.AsSpan(0, Model.Info.VocabSize);
+    }
+
+    /// <summary>
+    /// One decode step for a batch: appends tokens[i] to sequences[i] (distinct) and returns the
+    /// logits [n, vocab] row-major.
+    /// </summary>
+    public ReadOnlySpan<float> Decode(ReadOnlySpan<int> sequences, ReadOnlySpan<int> tokens,
+        CancellationToken cancellationToken = default)
+    {
+        DecodeCore(sequences, tokens, cancellationToken);
+        return _logits.AsSpan(0, tokens.Length * Model.Info.VocabSize);
+    }
+
+    private unsafe void DecodeCore(ReadOnlySpan<int> sequences, ReadOnlySpan<int> tokens, CancellationToken cancellationToken)
+    {
+        if (sequences.Length != tokens.Length)
+            throw new ArgumentException($"{sequences.Length} sequences but {tokens.Length} tokens", nameof(tokens));
+        if (tokens.IsEmpty)
+            throw new ArgumentException("no tokens to decode", nameof(tokens));
+        int vocab = Model.Info.VocabSize;
+        EnsureBuffer(checked(tokens.Length * vocab));
+        var state = new CallbackState { CancellationToken = cancellationToken };
+        using var call = Enter(state, cancellationToken);
+        _lastRowOffset = -1;
+        JetStatus status;
+        fixed (int* s = sequences)
+        fixed (int* t = tokens)
+        fixed (float* l = _logits)
+        {
+            call.NativeBegin();
+            status = NativeMethods.jet_session_decode(Handle, tokens.Length, s, t, l);
+            call.NativeEnd();
+        }
+        call.Check(status);
+        _lastRowOffset = tokens.Length == 1 ? 0 : -1;
+    }
+
+    /// <summary>
+    /// Samples a token from <see cref="Logits"/> (the last single-sequence prefill or decode) and adds
+    /// it to the sampler's history.
+    /// </summary>
+    public int Sample(JetSampler sampler)
+    {
+        ArgumentNullException.ThrowIfNull(sampler);
+        if (_lastRowOffset < 0)
+            throw new InvalidOperationException("no logits to sample from: prefill or decode one sequence first");
+        int token = sampler.Sample(Logits);
+        sampler.Accept(token);
+        return token;
+    }
+
+    /// <summary>
+    /// Generates token ids in the engine (jet_session_generate): prefills <paramref name="prompt"/>
+    /// into <paramref name="sequence"/> (may be empty when the sequence already holds tokens), then
+    /// samples and decodes until MaxTokens, a stop token (included in the result) or
+    /// <paramref name="onToken"/> returning false.
+    /// </summary>
+    public unsafe int[] GenerateTokens(ReadOnlySpan<int> prompt, JetGenerationOptions? options = null,
+        Func<int, bool>? onToken = null, int sequence = 0, CancellationToken cancellationToken = default)
+    {
+        options ??= new JetGenerationOptions();
+        int[] stops = StopTokens(options);
+        int maxTokens = options.MaxTokens > 0 ? options.MaxTokens : Math.Max(1, Context - GetPosition(sequence) - prompt.Length);
+        using var sampler = new JetSampler(options.Sampling);
+        var generated = new List<int>();
+        var state = new CallbackState
+        {
+            CancellationToken = cancellationToken,
+            Progress = PrefillProgress,
+            OnToken = t =>
+            {
+                generated.Add(t);
+                return onToken is null || onToken(t);
+            },
+        };
+        GCHandle gc = GCHandle.Alloc(state);
+        try
+        {
+            using var call = Enter(state, cancellationToken);
+            _lastRowOffset = -1;
+            JetStatus status;
+            int count;
+            fixed (int* p = prompt)
+            fixed (int* s = stops)
+            {
+                call.NativeBegin();
+                status = NativeMethods.jet_session_generate(Handle, sequence, p, prompt.Length, maxTokens,
+                    sampler.Handle, s, stops.Length, Callbacks.Token, GCHandle.ToIntPtr(gc), &count);
+                call.NativeEnd();
+            }
+            call.Check(status);
+        }
+        finally
+        {
+            gc.Free();
+        }
+        return generated.ToArray();
+    }
+
+    /// <summary>
+    /// <see cref="GenerateTokens"/> as an asynchronous stream: the engine runs on a thread of its
+    /// own, at most <see cref="StreamBuffer"/> tokens ahead of the consumer, and each token is
+    /// yielded as soon as it is sampled. Stopping the enumeration early stops the
+    /// generation; cancelling the token stops it with OperationCanceledException.
+    /// </summary>
+    public IAsyncEnumerable<int> GenerateTokensAsync(IReadOnlyList<int> prompt, JetGenerationOptions? options = null,
+        int sequence = 0, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        return StreamTokens(prompt.ToArray(), options ?? new JetGenerationOptions(), sequence, cancellationToken);
+    }
+
+    /// <summary>
+    /// Generates text for <paramref name="prompt"/> (encoded with the model's tokenizer as is: apply
+    /// a chat template first for chat), streaming it piece by piece (never half a UTF-8 character).
+    /// Stops at MaxTokens, a stop token, the end-of-sequence tokens, or a stop string (not returned).
+    /// Throws InvalidOperationException when the model has no tokenizer.
+    /// </summary>
+    public IAsyncEnumerable<string> GenerateAsync(string prompt, JetGenerationOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        JetTokenizer tokenizer = Model.Tokenizer ?? throw new InvalidOperationException(
+            $"the model{(Model.Folder is null ? "" : " in " + Model.Folder)} has no tokenizer (tokenizer.json); use GenerateTokensAsync with token ids");
+        int[] ids = tokenizer.Encode(prompt).ToArray();
+        return GenerateTextAsync(ids, options ?? new JetGenerationOptions(), 0, null, cancellationToken);
+    }
+
+    /// <summary>What a text generation did (filled as it runs).</summary>
+    internal sealed class GenerationStats
+    {
+        public int GeneratedTokens;
+        public bool Stopped;  // a stop token or stop string ended it (not the length limit)
+    }
+
+    internal async IAsyncEnumerable<string> GenerateTextAsync(int[] prompt, JetGenerationOptions options, int sequence,
+        GenerationStats? stats, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        stats ??= new GenerationStats();
+        JetTokenizer tokenizer = Model.Tokenizer!;
+        HashSet<int> stops = [.. StopTokens(options)];
+        var decoder = tokenizer.CreateStreamingDecoder(skipSpecial: true);
+        var stopStrings = options.StopStrings.Where(s => s.Length > 0).ToArray();
+        string pending = "";
+        await foreach (int token in StreamTokens(prompt, options, sequence, cancellationToken).ConfigureAwait(false))
+        {
+            stats.GeneratedTokens++;
+            if (stops.Contains(token))
+            {
+                stats.Stopped = true;
+                break;
+            }
+            pending += decoder.Append(token);
+            (string emit, bool stopped) = SplitAtStop(ref pending, stopStrings, final: false);
+            if (emit.Length > 0)
+                yield return emit;
+            if (stopped)
+            {
+                stats.Stopped = true;
+                yield break;
+            }
+        }
+        pending += decoder.Flush();
+        (string rest, bool stoppedAtEnd) = SplitAtStop(ref pending, stopStrings, final: true);
+        stats.Stopped |= stoppedAtEnd;
+        if (rest.Length > 0)
+            yield return rest;
+    }
+
+    /// <summary>
+    /// The part of <paramref name="pending"/> that can be emitted: up to a stop string (then stopped),
+    /// else all but the longest tail that could begin a stop string (kept in pending).
+    /// </summary>
+    internal static (string Emit, bool Stopped) SplitAtStop(ref string pending, IReadOnlyList<string> stopStrings, bool final)
+    {
+        int first = -1;
+        foreach (string stop in stopStrings)
+        {
+            int at = pending.IndexOf(stop, StringComparison.Ordinal);
+            if (at >= 0 && (first < 0 || at < first))
+                first = at;
+        }
+        if (first >= 0)
+        {
+            string before = pending[..first];
+            pending = "";
+            return (before, true);
+        }
+        int hold = 0;
+        if (!final)
+        {
+            foreach (string stop in stopStrings)
+            {
+                for (int k = Math.Min(stop.Length - 1, pending.Length); k > hold; k--)
+                {
+                    if (pending.AsSpan(pending.Length - k).SequenceEqual(stop.AsSpan(0, k)))
+                    {
+                        hold = k;
+                        break;
+                    }
+                }
+            }
+        }
+        string emit = pending[..(pending.Length - hold)];
+        pending = pending[(pending.Length - hold)..];
+        return (emit, false);
+    }
+
+    /// <summary>Tokens the engine may run ahead of an asynchronous consumer.</summary>
+    internal const int StreamBuffer = 4;
+
+    private async IAsyncEnumerable<int> StreamTokens(int[] prompt, JetGenerationOptions options, int sequence,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        // A small bounded buffer: the engine runs at most a few tokens ahead of the consumer, so a
+        // slow reader does not waste compute and a break stops the engine almost at once.
+        var channel = Channel.CreateBounded<int>(new BoundedChannelOptions(StreamBuffer)
+        {
+            SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait,
+        });
+        var stop = new StrongBox<bool>(false);
+        bool Push(int token)
+        {
+            while (!channel.Writer.TryWrite(token))
+            {
+                // Blocks this (dedicated) thread until there is room, or the reader left (false).
+                if (Volatile.Read(ref stop.Value) || !channel.Writer.WaitToWriteAsync().AsTask().GetAwaiter().GetResult())
+                    return false;
+            }
+            return !Volatile.Read(ref stop.Value);
+        }
+        Task producer = Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                GenerateTokens(prompt, options, Push, sequence, cancellationToken);
+                channel.Writer.TryComplete();
+            }
+            catch (Exception e)
+            {
+                channel.Writer.TryComplete(e);
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        try
+        {
+            ChannelReader<int> reader = channel.Reader;
+            while (true)
+            {
+                bool more;
+                try
+                {
+                    more = await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (ChannelClosedException e) when (e.InnerException is not null)
+                {
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
+                    throw;
+                }
+                if (!more)
+                    break;
+                while (reader.TryRead(out int token))
+                    yield return token;
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref stop.Value, true);
+            channel.Writer.TryComplete();          // wakes a producer waiting for room
+            await producer.ConfigureAwait(false);  // never throws: the producer catches everything
+        }
+    }
+
+    private int[] StopTokens(JetGenerationOptions options)
+    {
+        var stops = new List<int>(options.StopTokens);
+        if (options.StopAtEndOfSequence)
+        {
+            if (Model.Info.EosTokenId is int eos)
+                stops.Add(eos);
+            if (Model.Tokenizer is { } tokenizer)
+                stops.AddRange(tokenizer.StopTokenIds);
+        }
+        return stops.Distinct().ToArray();
+    }
+
+    // ---------------------------------------------------------------- cache management
+
+    /// <summary>A new session with a copy of every sequence's cache and position.</summary>
+    public JetSession Fork()
+    {
+        using var call = Enter(new CallbackState(), default);
+        JetStatus status = NativeMethods.jet_session_fork(Handle, out JetSessionHandle forked);
+        if (status != JetStatus.Ok)
+        {
+            forked.Dispose();
+            call.Check(status);
+        }
+        return new JetSession(Model, Options, forked) { PrefillProgress = PrefillProgress };
+    }
+
+    /// <summary>Empties sequence <paramref name="sequence"/>, or every sequence when it is -1 (default).</summary>
+    public void Reset(int sequence = -1)
+    {
+        using var call = Enter(new CallbackState(), default);
+        _lastRowOffset = -1;
+        call.Check(NativeMethods.jet_session_reset(Handle, sequence));
+    }
+
+    /// <summary>Copies sequence <paramref name="source"/>'s cache and position onto <paramref name="destination"/>.</summary>
+    public void CopySequence(int source, int destination)
+    {
+        using var call = Enter(new CallbackState(), default);
+        call.Check(NativeMethods.jet_session_copy_seq(Handle, source, destination));
+    }
+
+    /// <summary>Asks the running (or next) prefill/decode/generate to stop. Safe from any thread.</summary>
+    public void Cancel() => JetException.Check(NativeMethods.jet_session_cancel(Handle));
+
+    public void Dispose() => Handle.Dispose();
+
+    // ---------------------------------------------------------------- plumbing
+
+    private void EnsureBuffer(int floats)
+    {
+        if (_logits.Length < floats)
+            _logits = new float[floats];
+    }
+
+    private CallScope Enter(CallbackState state, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Handle.IsClosed, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+            throw new InvalidOperationException(
+                "this JetSession is already running a call; a session serves one call at a time (use another session or Fork)");
+        return new CallScope(this, state, cancellationToken);
+    }
+
+    private void OnCancelRequested()
+    {
+        lock (_cancelGate)
+        {
+            if (!_inNativeCall)
+                return;
+            try
+            {
+                NativeMethods.jet_session_cancel(Handle);
+                _cancelIssued = true;
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+    }
+
+    /// <summary>One call on the session: the busy flag, the cancellation registration, the progress target.</summary>
+    private readonly struct CallScope : IDisposable
+    {
+        private readonly JetSession _session;
+        private readonly CallbackState _state;
+        private readonly CallbackState? _previous;
+        private readonly CancellationTokenRegistration _registration;
+
+        public CallScope(JetSession session, CallbackState state, CancellationToken cancellationToken)
+        {
+            _session = session;
+            _state = state;
+            _previous = Callbacks.SetCurrent(state);
+            _registration = cancellationToken.CanBeCanceled
+                ? cancellationToken.UnsafeRegister(static s => ((JetSession)s!).OnCancelRequested(), session)
+                : default;
+        }
+
+        public void NativeBegin()
+        {
+            lock (_session._cancelGate)
+                _session._inNativeCall = true;
+            if (_state.CancellationToken.IsCancellationRequested)
+                _session.OnCancelRequested();
+        }
+
+        public unsafe void NativeEnd()
+        {
+            lock (_session._cancelGate)
+            {
+                _session._inNativeCall = false;
+                if (!_session._cancelIssued)
+                    return;
+                _session._cancelIssued = false;
+                // The token may have fired after the engine cleared the flag on its way out; that
+                // request would cancel the next call. An empty prefill consumes (clears) it. It
+                // succeeds, so the thread's last error (read by Check) stays that of the real call.
+                NativeMethods.jet_session_prefill(_session.Handle, 0, null, 0, (int)JetLogitsMode.None, null);
+            }
+        }
+
+        /// <summary>Throws for a failed call (on the calling thread, right after it).</summary>
+        public void Check(JetStatus status)
+        {
+            if (status == JetStatus.Ok)
+            {
+                _state.ThrowIfFailed();
+                return;
+            }
+            string message = JetException.LastNativeError();
+            _state.ThrowIfFailed();
+            if (status == JetStatus.Cancelled)
+                throw new OperationCanceledException(message.Length > 0 ? message : "cancelled", _state.CancellationToken);
+            throw new JetException(status, message.Length > 0 ? message : $"native call failed with {JetException.StatusName(status)}");
+        }
+
+        public void Dispose()
+        {
+            _registration.Dispose();
+            Callbacks.SetCurrent(_previous);
+            Volatile.Write(ref _session._busy, 0);
+        }
+    }
+}
