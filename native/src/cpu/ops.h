@@ -10,6 +10,17 @@ namespace jet::cpu {
 
 // y[T, N] = x[T, K] * W[N, K]^T + bias[N] (bias may be null). W is a PyTorch Linear weight.
 void matmul(const float *x, const float *W, const float *bias, float *y, int T, int K, int N);
+// The same, always with the built-in kernels (matmul uses OpenBLAS for T > 3 when the build
+// found it: JET_BLAS in cmake/JetCpuOps.cmake). For tests and benchmarks.
+void matmul_builtin(const float *x, const float *W, const float *bias, float *y, int T, int K,
+                    int N);
+// Which GEMM matmul uses for many rows: "OpenBLAS <version>" or "built-in".
+const char *matmul_backend();
+// matmul with W in bfloat16 (the raw 16-bit patterns of a bf16 checkpoint, e.g. a memory-mapped
+// safetensors tensor): half the bytes of fp32 weights, so decode, which is bound by reading W,
+// is up to twice as fast, and W needs no fp32 copy. x, bias and y stay fp32; sums are fp32.
+void matmul_bf16(const float *x, const uint16_t *W, const float *bias, float *y, int T, int K,
+                 int N);
 
 // y = w * x / sqrt(mean(x^2) + eps) per row of D. y may alias x.
 void rmsnorm(const float *x, const float *w, float *y, int T, int D, float eps);

@@ -1,0 +1,18 @@
+// cpu/embedding.cpp - x[t, :] = table[ids[t], :]. Ids are validated by the caller (backend.h).
+#include <algorithm>
+#include <cstring>
+
+#include "cpu/ops.h"
+#include "cpu/simd.h"
+
+namespace jet::cpu {
+
+void embedding(const float *table, const int32_t *ids, float *x, int T, int D) {
+    if (T <= 0 || D <= 0) return;
+    parallel_for_min(T, std::max(1, 65536 / D), [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t)
+            std::memcpy(x + t * D, table + static_cast<int64_t>(ids[t]) * D, sizeof(float) * D);
+    });
+}
+
+}  // namespace jet::cpu
