@@ -1,0 +1,72 @@
+// kernels_capi.cu - a C shim over cuda/kernels.h for the benchmark script (bench_kernels.py),
+// which loads it with ctypes and passes torch tensors' device pointers and its current stream.
+// Each function returns 0, or 1 after printing the jet::Error to stderr. Not part of libjet.
+#include <cstdio>
+
+#include "cuda/kernels.h"
+#include "error.h"
+
+using jet::cuda::bf16;
+
+#define JET_SHIM(call)                                            \
+    try {                                                         \
+        call;                                                     \
+        return 0;                                                 \
+    } catch (const jet::Error &e) {                               \
+        std::fprintf(stderr, "jet error: %s\n", e.what());        \
+        return 1;                                                 \
+    }
+
+extern "C" {
+
+int jb_attention_prefill(const void *q, const void *k, const void *v, void *out, int B, int T,
+                         int L, int nh, int nkv, int hd, int q_pos0, int k_pos0, int window,
+                         void *stream) {
+    JET_SHIM(jet::cuda::attention_prefill(static_cast<const bf16 *>(q), static_cast<const bf16 *>(k),
+                                          static_cast<const bf16 *>(v), static_cast<bf16 *>(out), B,
+                                          T, L, nh, nkv, hd, q_pos0, k_pos0, window,
+                                          static_cast<cudaStream_t>(stream)))
+}
+
+size_t jb_attention_decode_workspace_bytes(int B, int L, int nh, int hd) {
+    return jet::cuda::attention_decode_workspace_bytes(B, L, nh, hd);
+}
+
+int jb_attention_decode(const void *q, const void *k, const void *v, const int *qpos, void *out,
+                        int B, int L, int nh, int nkv, int hd, int window, int ring, void *ws,
+                        size_t ws_bytes, void *stream) {
+    JET_SHIM(jet::cuda::attention_decode(static_cast<const bf16 *>(q), static_cast<const bf16 *>(k),
+                                         static_cast<const bf16 *>(v), qpos, static_cast<bf16 *>(out),
+                                         B, L, nh, nkv, hd, window, ring, ws, ws_bytes,
+                                         static_cast<cudaStream_t>(stream)))
+}
+
+size_t jb_gated_delta_chunk_workspace_bytes(int B, int T, int H, int dK, int dV) {
+    return jet::cuda::gated_delta_chunk_workspace_bytes(B, T, H, dK, dV);
+}
+
+int jb_gated_delta_chunk(const void *q, const void *k, const void *v, const float *g,
+                         const float *beta, float *state, float *o, int B, int T, int H, int dK,
+                         int dV, float scale, void *ws, size_t ws_bytes, void *stream) {
+    JET_SHIM(jet::cuda::gated_delta_chunk(static_cast<const bf16 *>(q), static_cast<const bf16 *>(k),
+                                          static_cast<const bf16 *>(v), g, beta, state, o, B, T, H,
+                                          dK, dV, scale, ws, ws_bytes,
+                                          static_cast<cudaStream_t>(stream)))
+}
+
+int jb_gated_delta_step(const void *q, const void *k, const void *v, const float *g,
+                        const float *beta, float *state, float *o, int B, int H, int dK, int dV,
+                        float scale, void *stream) {
+    JET_SHIM(jet::cuda::gated_delta_step(static_cast<const bf16 *>(q), static_cast<const bf16 *>(k),
+                                         static_cast<const bf16 *>(v), g, beta, state, o, B, H, dK,
+                                         dV, scale, static_cast<cudaStream_t>(stream)))
+}
+
+int jb_dynamic_conv(const float *u, int ldu, const float *kern, int ldk, const void *bias,
+                    float *state, void *y, int B, int T, int C, int W, void *stream) {
+    JET_SHIM(jet::cuda::dynamic_conv(u, ldu, kern, ldk, static_cast<const bf16 *>(bias), state,
+                                     static_cast<bf16 *>(y), B, T, C, W,
+                                     static_cast<cudaStream_t>(stream)))
+}
+
+}  // extern "C"
