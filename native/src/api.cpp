@@ -1,0 +1,645 @@
+// api.cpp - the C ABI of jet.h: argument validation, error reporting, chunking, cancel and
+// progress, bookkeeping of sessions; the math is the Backend's.
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <new>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "backend.h"
+#include "config.h"
+#include "error.h"
+#include "jet.h"
+#include "log_sink.h"
+#include "sampler.h"
+#include "weights.h"
+
+using jet::Error;
+
+namespace {
+
+constexpr int kDefaultPrefillChunk = 512;
+constexpr int kMaxSeqs = 1 << 16;
+
+thread_local std::string t_last_error;
+
+struct ModelImpl {
+    jet::Config cfg;
+    std::unique_ptr<jet::Backend> backend;
+    jet_device device = JET_DEVICE_CPU;
+    int64_t n_params = 0;
+};
+
+[[noreturn]] void invalid(const std::string &msg) { throw Error(JET_ERR_INVALID_ARGUMENT, msg); }
+
+// Stores the thread's last error; never throws (an allocation failure keeps a static text).
+void set_error(const char *fn, const char *what, const char *prefix = "") noexcept {
+    try {
+        t_last_error = std::string(fn) + ": " + prefix + what;
+    } catch (...) {
+        try {
+            t_last_error = "out of memory";
+        } catch (...) {
+        }
+    }
+}
+
+// Runs f, turning every exception into a status and the thread's last error.
+template <class F>
+jet_status guard(const char *fn, F &&f) noexcept {
+    try {
+        f();
+        return JET_OK;
+    } catch (const Error &e) {
+        set_error(fn, e.what());
+        return e.status();
+    } catch (const std::bad_alloc &) {
+        set_error(fn, "out of memory");
+        return JET_ERR_OUT_OF_MEMORY;
+    } catch (const std::length_error &e) {
+        set_error(fn, e.what(), "out of memory: ");
+        return JET_ERR_OUT_OF_MEMORY;
+    } catch (const std::exception &e) {
+        set_error(fn, e.what(), "internal error: ");
+        return JET_ERR_INTERNAL;
+    } catch (...) {
+        set_error(fn, "unknown exception", "internal error: ");
+        return JET_ERR_INTERNAL;
+    }
+}
+
+// Copies the caller's params struct over the defaults: only the fields its `size` covers.
+template <class P>
+P read_params(const P *in, const P &defaults, const char *what) {
+    P p = defaults;
+    if (!in) return p;
+    if (in->size < sizeof(P))  // this is the first version of every params struct
+        invalid(std::string(what) + ".size is " + std::to_string(in->size) + ", expected at least " +
+                std::to_string(sizeof(P)) + " (call the matching jet_*_default_params)");
+    std::memcpy(&p, in, sizeof(P));
+    p.size = sizeof(P);
+    return p;
+}
+
+jet_model_params model_defaults() {
+    jet_model_params p{};
+    jet_model_default_params(&p);
+    return p;
+}
+
+jet_session_params session_defaults() {
+    jet_session_params p{};
+    jet_session_default_params(&p);
+    return p;
+}
+
+std::string read_file(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(JET_ERR_IO, path + ": cannot open");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) throw Error(JET_ERR_IO, path + ": read failed");
+    return ss.str();
+}
+
+std::shared_ptr<ModelImpl> make_model(const jet::Config &cfg,
+                                      std::shared_ptr<const jet::Weights> w,
+                                      const jet_model_params &p) {
+    auto m = std::make_shared<ModelImpl>();
+    m->cfg = cfg;
+    m->n_params = w->n_params();
+    m->device = static_cast<jet_device>(p.device);
+    if (p.device == JET_DEVICE_CUDA) {
+        m->backend = jet::make_cuda_backend(cfg, std::move(w), p.device_index);
+    } else {
+        m->backend = jet::make_cpu_backend(cfg, std::move(w), p.n_threads);
+    }
+    return m;
+}
+
+void check_model_params(const jet_model_params &p) {
+    if (p.device != JET_DEVICE_CPU && p.device != JET_DEVICE_CUDA)
+        invalid("model params: device " + std::to_string(p.device) + " is not a jet_device");
+    if (p.n_threads < 0) invalid("model params: n_threads must be >= 0");
+    if (p.device_index < 0) invalid("model params: device_index must be >= 0");
+}
+
+}  // namespace
+
+struct jet_model {
+    std::shared_ptr<ModelImpl> impl;
+};
+
+struct jet_session {
+    std::shared_ptr<ModelImpl> model;
+    jet_session_params params{};
+    std::unique_ptr<jet::Cache> cache;
+    std::vector<float> last_logits;   // [n_seq, vocab]: logits after each sequence's last token
+    std::vector<uint8_t> has_logits;  // per sequence
+    std::atomic<bool> cancel{false};
+
+    int vocab() const { return model->cfg.vocab_size; }
+    float *logits_of(int seq) { return last_logits.data() + size_t(seq) * size_t(vocab()); }
+    void attach(std::unique_ptr<jet::Cache> c) {
+        cache = std::move(c);
+        cache->cancel = &cancel;
+    }
+    void backend_prefill(int seq, const int32_t *t, int n, float *logits, bool all) {
+        model->backend->prefill(*cache, seq, t, n, logits, all);
+    }
+    void reset_seq(int seq) {
+        cache->reset(seq);
+        has_logits[seq] = 0;
+    }
+};
+
+struct jet_sampler {
+    explicit jet_sampler(const jet_sampler_params &p) : s(p) {}
+    jet::Sampler s;
+};
+
+namespace {
+
+// Clears the session's cancel flag when the call returns ("the flag clears when that call returns").
+struct CancelScope {
+    jet_session *s;
+    ~CancelScope() { s->cancel.store(false); }
+};
+
+void check_seq(const jet_session *s, int32_t seq) {
+    if (seq < 0 || seq >= s->params.n_seq)
+        invalid("sequence " + std::to_string(seq) + " is out of range [0, " +
+                std::to_string(s->params.n_seq) + ")");
+}
+
+void check_tokens(const jet_session *s, const int32_t *tokens, int32_t n) {
+    const int V = s->vocab();
+    for (int32_t i = 0; i < n; ++i)
+        if (tokens[i] < 0 || tokens[i] >= V)
+            invalid("token " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
+                    " is outside the vocabulary [0, " + std::to_string(V) + ")");
+}
+
+void throw_if_cancelled(jet_session *s) {
+    if (s->cancel.load()) throw Error(JET_ERR_CANCELLED, "cancelled by jet_session_cancel");
+}
+
+// The body of jet_session_prefill (also used by generate): validated inputs.
+void do_prefill(jet_session *s, int32_t seq, const int32_t *tokens, int32_t n, int32_t mode,
+                float *logits_out) {
+    const int V = s->vocab();
+    const int chunk = s->params.prefill_chunk;
+    if (int64_t(s->cache->pos[seq]) + n > s->params.n_ctx)
+        throw Error(JET_ERR_CONTEXT_FULL,
+                    "sequence " + std::to_string(seq) + " holds " +
+                        std::to_string(s->cache->pos[seq]) + " tokens; " + std::to_string(n) +
+                        " more would exceed n_ctx = " + std::to_string(s->params.n_ctx));
+    try {
+        for (int32_t off = 0; off < n; off += chunk) {
+            throw_if_cancelled(s);
+            const int len = std::min<int32_t>(chunk, n - off);
+            const bool last = off + len == n;
+            if (mode == JET_LOGITS_ALL) {
+                float *dst = logits_out + size_t(off) * size_t(V);
+                s->backend_prefill(seq, tokens + off, len, dst, true);
+            } else {
+                s->backend_prefill(seq, tokens + off, len, last ? s->logits_of(seq) : nullptr, false);
+            }
+            if (s->params.progress &&
+                !s->params.progress(float(off + len) / float(n), s->params.progress_user_data))
+                throw Error(JET_ERR_CANCELLED, "prefill cancelled by the progress callback");
+        }
+    } catch (...) {
+        s->reset_seq(seq);
+        throw;
+    }
+    if (mode == JET_LOGITS_ALL)
+        std::memcpy(s->logits_of(seq), logits_out + size_t(n - 1) * size_t(V), sizeof(float) * V);
+    if (mode == JET_LOGITS_LAST) std::memcpy(logits_out, s->logits_of(seq), sizeof(float) * V);
+    s->has_logits[seq] = 1;
+}
+
+}  // namespace
+
+extern "C" {
+
+// ---------------------------------------------------------------- status, version, logging
+
+uint32_t jet_api_version(void) { return JET_API_VERSION; }
+
+const char *jet_version_string(void) {
+#ifdef JET_HAVE_CUDA
+    return JET_VERSION_STRING " +cuda";
+#else
+    return JET_VERSION_STRING;
+#endif
+}
+
+const char *jet_status_name(jet_status status) {
+    switch (status) {
+    case JET_OK: return "JET_OK";
+    case JET_ERR_INVALID_ARGUMENT: return "JET_ERR_INVALID_ARGUMENT";
+    case JET_ERR_IO: return "JET_ERR_IO";
+    case JET_ERR_FORMAT: return "JET_ERR_FORMAT";
+    case JET_ERR_OUT_OF_MEMORY: return "JET_ERR_OUT_OF_MEMORY";
+    case JET_ERR_CONTEXT_FULL: return "JET_ERR_CONTEXT_FULL";
+    case JET_ERR_CANCELLED: return "JET_ERR_CANCELLED";
+    case JET_ERR_DEVICE: return "JET_ERR_DEVICE";
+    case JET_ERR_UNSUPPORTED: return "JET_ERR_UNSUPPORTED";
+    case JET_ERR_INTERNAL: return "JET_ERR_INTERNAL";
+    }
+    return "JET_ERR_UNKNOWN";
+}
+
+const char *jet_last_error(void) { return t_last_error.c_str(); }
+
+int32_t jet_cuda_device_count(void) {
+    try {
+        return jet::cuda_device_count();
+    } catch (...) {
+        return 0;
+    }
+}
+
+void jet_set_log_callback(jet_log_callback callback, void *user_data) {
+    try {
+        jet::set_log_sink(callback, user_data);
+    } catch (...) {  // a failed mutex lock: keep the previous callback
+    }
+}
+
+// ---------------------------------------------------------------- model
+
+void jet_model_default_params(jet_model_params *out) {
+    if (!out) return;
+    *out = jet_model_params{};
+    out->size = sizeof(jet_model_params);
+    out->device = JET_DEVICE_CPU;
+    out->device_index = 0;
+    out->n_threads = 0;
+}
+
+jet_status jet_model_load(const char *folder, const jet_model_params *params,
+                          jet_model **out_model) {
+    if (out_model) *out_model = nullptr;
+    return guard("jet_model_load", [&] {
+        if (!folder) invalid("folder is NULL");
+        if (!out_model) invalid("out_model is NULL");
+        const jet_model_params p = read_params(params, model_defaults(), "jet_model_params");
+        check_model_params(p);
+        std::string dir = folder;
+        if (!dir.empty() && dir.back() != '/') dir += '/';
+        const jet::Config cfg = jet::parse_config(read_file(dir + "config.json"));
+        auto w = jet::Weights::load(dir, cfg, p.progress, p.progress_user_data);
+        auto m = make_model(cfg, std::move(w), p);
+        *out_model = new jet_model{std::move(m)};
+        jet::log(JET_LOG_INFO, "loaded %s: %d layers, %lld parameters", folder, cfg.num_layers,
+                 static_cast<long long>((*out_model)->impl->n_params));
+    });
+}
+
+jet_status jet_model_create_random(const char *config_json, uint64_t seed,
+                                   const jet_model_params *params, jet_model **out_model) {
+    if (out_model) *out_model = nullptr;
+    return guard("jet_model_create_random", [&] {
+        if (!config_json) invalid("config_json is NULL");
+        if (!out_model) invalid("out_model is NULL");
+        const jet_model_params p = read_params(params, model_defaults(), "jet_model_params");
+        check_model_params(p);
+        const jet::Config cfg = jet::parse_config(config_json);
+        auto w = jet::Weights::random(cfg, seed);
+        auto m = make_model(cfg, std::move(w), p);
+        *out_model = new jet_model{std::move(m)};
+    });
+}
+
+void jet_model_free(jet_model *model) { delete model; }
+
+jet_status jet_model_get_info(const jet_model *model, jet_model_info *out) {
+    return guard("jet_model_get_info", [&] {
+        if (!model) invalid("model is NULL");
+        if (!out) invalid("out is NULL");
+        if (out->size < sizeof(uint32_t)) invalid("jet_model_info.size is not set");
+        const jet::Config &c = model->impl->cfg;
+        jet_model_info i{};
+        i.size = out->size;
+        i.device = model->impl->device;
+        i.vocab_size = c.vocab_size;
+        i.hidden_size = c.hidden_size;
+        i.num_layers = c.num_layers;
+        i.intermediate_size = c.intermediate_size;
+        i.num_attention_heads = c.num_attention_heads;
+        i.num_kv_heads = c.num_kv_heads;
+        i.head_dim = c.head_dim;
+        i.max_position_embeddings = c.max_position_embeddings;
+        i.swa_window = c.swa_window;
+        i.jet_num_heads = c.jet_heads;
+        i.jet_head_k_dim = c.jet_dk;
+        i.jet_head_v_dim = c.jet_dv;
+        i.jet_conv_size = c.jet_conv;
+        i.n_attn_layers = c.count(JET_LAYER_ATTN);
+        i.n_swa_layers = c.count(JET_LAYER_SWA);
+        i.n_jet_layers = c.count(JET_LAYER_JET);
+        i.bos_token_id = c.bos_token_id;
+        i.eos_token_id = c.eos_token_id;
+        i.tie_word_embeddings = c.tie_word_embeddings ? 1 : 0;
+        i.n_params = model->impl->n_params;
+        i.weight_bytes = model->impl->backend->weight_bytes();
+        std::memcpy(out, &i, std::min<size_t>(out->size, sizeof(i)));
+    });
+}
+
+jet_status jet_model_layer_type(const jet_model *model, int32_t layer, int32_t *out_type) {
+    return guard("jet_model_layer_type", [&] {
+        if (!model) invalid("model is NULL");
+        if (!out_type) invalid("out_type is NULL");
+        const jet::Config &c = model->impl->cfg;
+        if (layer < 0 || layer >= c.num_layers)
+            invalid("layer " + std::to_string(layer) + " is out of range [0, " +
+                    std::to_string(c.num_layers) + ")");
+        *out_type = c.layer_types[layer];
+    });
+}
+
+jet_status jet_model_cache_bytes(const jet_model *model, int64_t n_ctx, int64_t *out_bytes) {
+    return guard("jet_model_cache_bytes", [&] {
+        if (!model) invalid("model is NULL");
+        if (!out_bytes) invalid("out_bytes is NULL");
+        if (n_ctx <= 0 || n_ctx > INT32_MAX) invalid("n_ctx must be in [1, 2^31)");
+        *out_bytes = model->impl->backend->cache_bytes(n_ctx, nullptr);
+    });
+}
+
+// ---------------------------------------------------------------- session
+
+void jet_session_default_params(jet_session_params *out) {
+    if (!out) return;
+    *out = jet_session_params{};
+    out->size = sizeof(jet_session_params);
+    out->n_seq = 1;
+    out->n_ctx = 0;
+    out->prefill_chunk = 0;
+}
+
+jet_status jet_session_create(jet_model *model, const jet_session_params *params,
+                              jet_session **out_session) {
+    if (out_session) *out_session = nullptr;
+    return guard("jet_session_create", [&] {
+        if (!model) invalid("model is NULL");
+        if (!out_session) invalid("out_session is NULL");
+        jet_session_params p = read_params(params, session_defaults(), "jet_session_params");
+        const int max_ctx = model->impl->cfg.max_position_embeddings;
+        if (p.n_seq < 1 || p.n_seq > kMaxSeqs)
+            invalid("n_seq " + std::to_string(p.n_seq) + " must be in [1, " +
+                    std::to_string(kMaxSeqs) + "]");
+        if (p.n_ctx < 0) invalid("n_ctx must be >= 0 (0 = max_position_embeddings)");
+        if (p.n_ctx == 0) p.n_ctx = max_ctx;
+        if (p.n_ctx > max_ctx)
+            invalid("n_ctx " + std::to_string(p.n_ctx) +
+                    " is longer than the model allows (max_position_embeddings = " +
+                    std::to_string(max_ctx) + ")");
+        if (p.prefill_chunk < 0) invalid("prefill_chunk must be >= 0 (0 = 512)");
+        if (p.prefill_chunk == 0) p.prefill_chunk = kDefaultPrefillChunk;
+        auto s = std::make_unique<jet_session>();
+        s->model = model->impl;
+        s->params = p;
+        s->attach(model->impl->backend->create_cache(p.n_seq, p.n_ctx));
+        s->last_logits.assign(size_t(p.n_seq) * size_t(s->vocab()), 0.0f);
+        s->has_logits.assign(size_t(p.n_seq), 0);
+        *out_session = s.release();
+    });
+}
+
+void jet_session_free(jet_session *session) { delete session; }
+
+jet_status jet_session_fork(const jet_session *session, jet_session **out_session) {
+    if (out_session) *out_session = nullptr;
+    return guard("jet_session_fork", [&] {
+        if (!session) invalid("session is NULL");
+        if (!out_session) invalid("out_session is NULL");
+        auto s = std::make_unique<jet_session>();
+        s->model = session->model;
+        s->params = session->params;
+        s->attach(session->cache->clone());
+        s->last_logits = session->last_logits;
+        s->has_logits = session->has_logits;
+        *out_session = s.release();
+    });
+}
+
+jet_status jet_session_reset(jet_session *session, int32_t seq) {
+    return guard("jet_session_reset", [&] {
+        if (!session) invalid("session is NULL");
+        if (seq == -1) {
+            for (int i = 0; i < session->params.n_seq; ++i) session->reset_seq(i);
+            return;
+        }
+        check_seq(session, seq);
+        session->reset_seq(seq);
+    });
+}
+
+jet_status jet_session_copy_seq(jet_session *session, int32_t src, int32_t dst) {
+    return guard("jet_session_copy_seq", [&] {
+        if (!session) invalid("session is NULL");
+        check_seq(session, src);
+        check_seq(session, dst);
+        if (src == dst) return;
+        session->cache->copy_seq(src, dst);
+        std::memcpy(session->logits_of(dst), session->logits_of(src),
+                    sizeof(float) * size_t(session->vocab()));
+        session->has_logits[dst] = session->has_logits[src];
+    });
+}
+
+jet_status jet_session_position(const jet_session *session, int32_t seq, int32_t *out_position) {
+    return guard("jet_session_position", [&] {
+        if (!session) invalid("session is NULL");
+        if (!out_position) invalid("out_position is NULL");
+        check_seq(session, seq);
+        *out_position = session->cache->pos[seq];
+    });
+}
+
+jet_status jet_session_cache_bytes(const jet_session *session, int64_t *out_total,
+                                   int64_t *out_per_token) {
+    return guard("jet_session_cache_bytes", [&] {
+        if (!session) invalid("session is NULL");
+        if (!out_total && !out_per_token) invalid("out_total and out_per_token are both NULL");
+        int64_t per_token = 0;
+        session->model->backend->cache_bytes(session->params.n_ctx, &per_token);
+        if (out_total) *out_total = session->cache->bytes();
+        if (out_per_token) *out_per_token = per_token;
+    });
+}
+
+jet_status jet_session_prefill(jet_session *session, int32_t seq, const int32_t *tokens,
+                               int32_t n_tokens, int32_t logits_mode, float *logits_out) {
+    if (!session) return guard("jet_session_prefill", [] { invalid("session is NULL"); });
+    CancelScope scope{session};
+    return guard("jet_session_prefill", [&] {
+        check_seq(session, seq);
+        if (n_tokens < 0) invalid("n_tokens must be >= 0");
+        if (n_tokens > 0 && !tokens) invalid("tokens is NULL");
+        if (logits_mode != JET_LOGITS_NONE && logits_mode != JET_LOGITS_LAST &&
+            logits_mode != JET_LOGITS_ALL)
+            invalid("logits_mode " + std::to_string(logits_mode) + " is not a jet_logits_mode");
+        if (logits_mode != JET_LOGITS_NONE && !logits_out)
+            invalid("logits_out is NULL but logits_mode asks for logits");
+        if (n_tokens == 0) {
+            if (logits_mode != JET_LOGITS_NONE) invalid("no tokens: there are no logits to return");
+            return;
+        }
+        check_tokens(session, tokens, n_tokens);
+        do_prefill(session, seq, tokens, n_tokens, logits_mode, logits_out);
+    });
+}
+
+jet_status jet_session_decode(jet_session *session, int32_t n, const int32_t *seqs,
+                              const int32_t *tokens, float *logits_out) {
+    if (!session) return guard("jet_session_decode", [] { invalid("session is NULL"); });
+    CancelScope scope{session};
+    return guard("jet_session_decode", [&] {
+        if (n < 1) invalid("n must be >= 1");
+        if (!seqs) invalid("seqs is NULL");
+        if (!tokens) invalid("tokens is NULL");
+        if (!logits_out) invalid("logits_out is NULL");
+        if (n > session->params.n_seq) invalid("n is larger than the session's n_seq");
+        std::vector<uint8_t> seen(size_t(session->params.n_seq), 0);
+        for (int32_t i = 0; i < n; ++i) {
+            check_seq(session, seqs[i]);
+            if (seen[size_t(seqs[i])]++) invalid("sequence " + std::to_string(seqs[i]) +
+                                                 " appears twice in seqs");
+        }
+        check_tokens(session, tokens, n);
+        for (int32_t i = 0; i < n; ++i)
+            if (session->cache->pos[seqs[i]] >= session->params.n_ctx)
+                throw Error(JET_ERR_CONTEXT_FULL, "sequence " + std::to_string(seqs[i]) +
+                                                      " is full (n_ctx = " +
+                                                      std::to_string(session->params.n_ctx) + ")");
+        throw_if_cancelled(session);
+        try {
+            session->model->backend->decode(*session->cache, n, seqs, tokens, logits_out);
+        } catch (...) {
+            for (int32_t i = 0; i < n; ++i) session->reset_seq(seqs[i]);
+            throw;
+        }
+        const size_t V = size_t(session->vocab());
+        for (int32_t i = 0; i < n; ++i) {
+            std::memcpy(session->logits_of(seqs[i]), logits_out + size_t(i) * V, sizeof(float) * V);
+            session->has_logits[size_t(seqs[i])] = 1;
+        }
+    });
+}
+
+jet_status jet_session_cancel(jet_session *session) {
+    return guard("jet_session_cancel", [&] {
+        if (!session) invalid("session is NULL");
+        session->cancel.store(true);
+    });
+}
+
+// ---------------------------------------------------------------- sampling
+
+void jet_sampler_default_params(jet_sampler_params *out) {
+    if (out) jet::sampler_defaults(out);
+}
+
+jet_status jet_sampler_create(const jet_sampler_params *params, jet_sampler **out_sampler) {
+    if (out_sampler) *out_sampler = nullptr;
+    return guard("jet_sampler_create", [&] {
+        if (!out_sampler) invalid("out_sampler is NULL");
+        jet_sampler_params d{};
+        jet::sampler_defaults(&d);
+        const jet_sampler_params p = read_params(params, d, "jet_sampler_params");
+        jet::sampler_validate(p);
+        *out_sampler = new jet_sampler(p);
+    });
+}
+
+void jet_sampler_free(jet_sampler *sampler) { delete sampler; }
+
+jet_status jet_sampler_sample(jet_sampler *sampler, const float *logits, int32_t n_vocab,
+                              int32_t *out_token) {
+    return guard("jet_sampler_sample", [&] {
+        if (!sampler) invalid("sampler is NULL");
+        if (!logits) invalid("logits is NULL");
+        if (!out_token) invalid("out_token is NULL");
+        if (n_vocab < 1) invalid("n_vocab must be >= 1");
+        *out_token = sampler->s.sample(logits, n_vocab);
+    });
+}
+
+jet_status jet_sampler_accept(jet_sampler *sampler, int32_t token) {
+    return guard("jet_sampler_accept", [&] {
+        if (!sampler) invalid("sampler is NULL");
+        if (token < 0) invalid("token must be >= 0");
+        sampler->s.accept(token);
+    });
+}
+
+jet_status jet_sampler_reset(jet_sampler *sampler) {
+    return guard("jet_sampler_reset", [&] {
+        if (!sampler) invalid("sampler is NULL");
+        sampler->s.reset();
+    });
+}
+
+jet_status jet_session_generate(jet_session *session, int32_t seq, const int32_t *prompt,
+                                int32_t n_prompt, int32_t max_tokens, jet_sampler *sampler,
+                                const int32_t *stop_tokens, int32_t n_stop,
+                                jet_token_callback on_token, void *user_data,
+                                int32_t *out_n_generated) {
+    if (!session) return guard("jet_session_generate", [] { invalid("session is NULL"); });
+    CancelScope scope{session};
+    return guard("jet_session_generate", [&] {
+        check_seq(session, seq);
+        if (!sampler) invalid("sampler is NULL");
+        if (n_prompt < 0) invalid("n_prompt must be >= 0");
+        if (n_prompt > 0 && !prompt) invalid("prompt is NULL");
+        if (max_tokens < 0) invalid("max_tokens must be >= 0");
+        if (n_stop < 0) invalid("n_stop must be >= 0");
+        if (n_stop > 0 && !stop_tokens) invalid("stop_tokens is NULL");
+        if (n_prompt > 0) {
+            check_tokens(session, prompt, n_prompt);
+            do_prefill(session, seq, prompt, n_prompt, JET_LOGITS_NONE, nullptr);
+            for (int32_t i = 0; i < n_prompt; ++i) sampler->s.accept(prompt[i]);
+        } else if (!session->has_logits[size_t(seq)]) {
+            invalid("sequence " + std::to_string(seq) +
+                    " has no logits to sample from: pass a prompt");
+        }
+        const int V = session->vocab();
+        std::vector<float> logits(static_cast<size_t>(V));
+        int32_t generated = 0;
+        while (generated < max_tokens) {
+            throw_if_cancelled(session);
+            if (session->cache->pos[seq] >= session->params.n_ctx)
+                throw Error(JET_ERR_CONTEXT_FULL, "sequence " + std::to_string(seq) +
+                                                      " is full (n_ctx = " +
+                                                      std::to_string(session->params.n_ctx) +
+                                                      ") after " + std::to_string(generated) +
+                                                      " generated tokens");
+            const int32_t tok = sampler->s.sample(session->logits_of(seq), V);
+            sampler->s.accept(tok);
+            ++generated;
+            // The token joins the sequence, so the next call (or an empty-prompt generate) goes on.
+            try {
+                session->model->backend->decode(*session->cache, 1, &seq, &tok, logits.data());
+            } catch (...) {
+                session->reset_seq(seq);
+                throw;
+            }
+            std::memcpy(session->logits_of(seq), logits.data(), sizeof(float) * size_t(V));
+            const bool go_on = on_token ? on_token(tok, user_data) != 0 : true;
+            if (!go_on || std::find(stop_tokens, stop_tokens + n_stop, tok) != stop_tokens + n_stop)
+                break;
+        }
+        if (out_n_generated) *out_n_generated = generated;
+    });
+}
+
+}  // extern "C"

@@ -7,6 +7,7 @@
 //  - Logits are float32 in host memory, row-major [rows, vocab_size].
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -29,6 +30,10 @@ public:
     int n_seq = 0;
     int n_ctx = 0;
     std::vector<int32_t> pos;  // tokens held per sequence
+    // Set by api.cpp for the duration of a call: a backend checks it between layers and throws
+    // jet::Error(JET_ERR_CANCELLED) when it is set. May be null.
+    const std::atomic<bool> *cancel = nullptr;
+    void check_cancel() const;  // throws Error(JET_ERR_CANCELLED) if *cancel is set
 };
 
 class Backend {
@@ -44,6 +49,10 @@ public:
     virtual void decode(Cache &cache, int n, const int32_t *seqs, const int32_t *tokens,
                         float *logits) = 0;
     virtual int64_t weight_bytes() const = 0;
+    // Bytes create_cache(1, n_ctx) allocates for one sequence; *per_token (may be null) gets
+    // the part that grows per token of context (KV of the full-attention layers). The default
+    // throws Error(JET_ERR_UNSUPPORTED); every backend should override it.
+    virtual int64_t cache_bytes(int64_t n_ctx, int64_t *per_token) const;
 };
 
 // Factories. make_cuda_backend throws jet::Error(JET_ERR_DEVICE) when CUDA is not built in

@@ -18,14 +18,26 @@ public:
     // memory-maps the files, validates headers and every expected tensor against `cfg`.
     static std::shared_ptr<Weights> load(const std::string &folder, const Config &cfg,
                                          jet_progress_callback progress, void *user_data);
+    // Binds and validates the tensors of one already opened/parsed file (the fuzzer's path;
+    // load() does the same per shard). The Weights keep the file alive.
+    static std::shared_ptr<Weights> from_file(std::shared_ptr<SafetensorsFile> file,
+                                              const Config &cfg);
     // Random weights with the expected names and shapes (bf16), deterministic in `seed`.
     static std::shared_ptr<Weights> random(const Config &cfg, uint64_t seed);
+
+    // Every tensor the config needs, with its shape (spec section 3), in checkpoint order.
+    struct Expected {
+        std::string name;
+        std::vector<int64_t> shape;
+    };
+    static std::vector<Expected> expected(const Config &cfg);
 
     const TensorView &get(const std::string &name) const;  // throws JET_ERR_FORMAT if missing
     bool has(const std::string &name) const;
     int64_t n_params() const;
 
 private:
+    static const TensorView &check_tensor(const SafetensorsFile &file, const Expected &e);
     struct Storage;
     std::shared_ptr<Storage> storage_;
     std::unordered_map<std::string, TensorView> tensors_;

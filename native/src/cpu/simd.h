@@ -68,7 +68,8 @@ inline float exp_approx(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * (r * r) + r + 1.f;
-    const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+    // NaN x: n is NaN, whose int cast (and the shift) would be undefined; use 0 (y is NaN anyway).
+    const int32_t bits = (n == n ? static_cast<int32_t>(n) + 127 : 0) << 23;
     float scale;
     std::memcpy(&scale, &bits, sizeof scale);
     const float y = p * scale;

@@ -1,0 +1,269 @@
+// weights.cpp - loads and validates a checkpoint's tensors (single file or sharded), or makes
+// random ones.
+#include "weights.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cpu/threads.h"
+#include "error.h"
+
+namespace jet {
+
+struct Weights::Storage {
+    std::vector<std::shared_ptr<SafetensorsFile>> files;  // memory-mapped checkpoint files
+    std::vector<std::vector<uint16_t>> owned;             // random weights (bf16)
+};
+
+namespace {
+
+using json = nlohmann::json;
+
+bool file_exists(const std::string &path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string read_text(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(JET_ERR_IO, path + ": cannot open");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) throw Error(JET_ERR_IO, path + ": read failed");
+    return ss.str();
+}
+
+std::string shape_str(const std::vector<int64_t> &s) {
+    std::string out = "[";
+    for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+    return out + "]";
+}
+
+uint64_t splitmix64(uint64_t &x) {
+    uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+uint64_t fnv1a(const std::string &s) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+    return h;
+}
+
+uint16_t f32_to_bf16(float f) {
+    uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    bits += 0x7fff + ((bits >> 16) & 1);  // round to nearest even (inputs are finite)
+    return static_cast<uint16_t>(bits >> 16);
+}
+
+bool ends_with(const std::string &s, const std::string &suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+const TensorView &Weights::check_tensor(const SafetensorsFile &file, const Expected &e) {
+    if (!file.has(e.name))
+        throw Error(JET_ERR_FORMAT, file.path() + ": missing tensor '" + e.name + "'");
+    const TensorView &t = file.get(e.name);
+    if (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16)
+        throw Error(JET_ERR_FORMAT, file.path() + ": tensor '" + e.name + "' has dtype " +
+                                        dtype_name(t.dtype) + ", expected BF16, F16 or F32");
+    if (t.shape != e.shape)
+        throw Error(JET_ERR_FORMAT, file.path() + ": tensor '" + e.name + "' has shape " +
+                                        shape_str(t.shape) + ", expected " + shape_str(e.shape));
+    return t;
+}
+
+std::shared_ptr<Weights> Weights::from_file(std::shared_ptr<SafetensorsFile> file,
+                                            const Config &cfg) {
+    auto w = std::make_shared<Weights>();
+    w->storage_ = std::make_shared<Storage>();
+    w->storage_->files.push_back(file);
+    for (const Expected &e : expected(cfg)) w->tensors_[e.name] = check_tensor(*file, e);
+    return w;
+}
+
+std::vector<Weights::Expected> Weights::expected(const Config &c) {
+    const int64_t d = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
+    const int64_t qd = int64_t(c.num_attention_heads) * c.head_dim;
+    const int64_t kvd = int64_t(c.num_kv_heads) * c.head_dim;
+    const int64_t kd = c.jet_key_dim(), vd = c.jet_value_dim(), H = c.jet_heads;
+    std::vector<Expected> e;
+    e.push_back({"model.embed_tokens.weight", {V, d}});
+    for (int i = 0; i < c.num_layers; ++i) {
+        const std::string p = "model.layers." + std::to_string(i) + ".";
+        e.push_back({p + "input_layernorm.weight", {d}});
+        e.push_back({p + "post_attention_layernorm.weight", {d}});
+        e.push_back({p + "mlp.gate_proj.weight", {I, d}});
+        e.push_back({p + "mlp.up_proj.weight", {I, d}});
+        e.push_back({p + "mlp.down_proj.weight", {d, I}});
+        const std::string a = p + "self_attn.";
+        if (c.layer_types[i] == JET_LAYER_JET) {
+            e.push_back({a + "q_proj.weight", {kd, d}});
+            e.push_back({a + "k_proj.weight", {kd, d}});
+            e.push_back({a + "v_proj.weight", {vd, d}});
+            e.push_back({a + "a_proj.weight", {H, d}});
+            e.push_back({a + "b_proj.weight", {H, d}});
+            e.push_back({a + "A_log", {H}});
+            e.push_back({a + "dt_bias", {H}});
+            e.push_back({a + "g_proj.weight", {vd, d}});
+            e.push_back({a + "o_norm.weight", {c.jet_dv}});
+            e.push_back({a + "o_proj.weight", {d, vd}});
+            e.push_back({a + "dynamic_conv1d.kernel_generator.w1.weight", {c.jet_gen_hidden, d}});
+            e.push_back({a + "dynamic_conv1d.kernel_generator.w2.weight",
+                         {vd * c.jet_conv, c.jet_gen_hidden}});
+            e.push_back({a + "dynamic_conv1d.kernel_generator.w2.bias", {vd * c.jet_conv}});
+        } else {
+            e.push_back({a + "q_proj.weight", {qd, d}});
+            e.push_back({a + "q_proj.bias", {qd}});
+            e.push_back({a + "k_proj.weight", {kvd, d}});
+            e.push_back({a + "k_proj.bias", {kvd}});
+            e.push_back({a + "v_proj.weight", {kvd, d}});
+            e.push_back({a + "v_proj.bias", {kvd}});
+            e.push_back({a + "o_proj.weight", {d, qd}});
+        }
+    }
+    e.push_back({"model.norm.weight", {d}});
+    if (!c.tie_word_embeddings) e.push_back({"lm_head.weight", {V, d}});
+    return e;
+}
+
+std::shared_ptr<Weights> Weights::load(const std::string &folder, const Config &cfg,
+                                       jet_progress_callback progress, void *user_data) {
+    auto w = std::make_shared<Weights>();
+    w->storage_ = std::make_shared<Storage>();
+    const std::string dir = ends_with(folder, "/") ? folder : folder + "/";
+    const std::string single = dir + "model.safetensors";
+    const std::string index = dir + "model.safetensors.index.json";
+
+    // name -> file that holds it (sharded) or every tensor of the single file
+    std::map<std::string, std::shared_ptr<SafetensorsFile>> where;
+    std::vector<std::string> shard_names;
+    json weight_map;
+    if (file_exists(index)) {
+        json j;
+        try {
+            j = json::parse(read_text(index));
+        } catch (const json::exception &e) {
+            throw Error(JET_ERR_FORMAT, index + ": invalid JSON: " + e.what());
+        }
+        if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+            throw Error(JET_ERR_FORMAT, index + ": missing object 'weight_map'");
+        weight_map = j["weight_map"];
+        for (auto it = weight_map.begin(); it != weight_map.end(); ++it) {
+            if (!it->is_string())
+                throw Error(JET_ERR_FORMAT, index + ": weight_map['" + it.key() + "'] must be a file name");
+            const std::string f = it->get<std::string>();
+            if (f.empty() || f.find('/') != std::string::npos || f.find('\\') != std::string::npos ||
+                f == "." || f == "..")
+                throw Error(JET_ERR_FORMAT, index + ": weight_map['" + it.key() +
+                                                "'] names an invalid shard file '" + f + "'");
+            if (std::find(shard_names.begin(), shard_names.end(), f) == shard_names.end())
+                shard_names.push_back(f);
+        }
+    } else if (file_exists(single)) {
+        shard_names.push_back("model.safetensors");
+    } else {
+        throw Error(JET_ERR_IO, folder + ": no model.safetensors or model.safetensors.index.json");
+    }
+
+    std::map<std::string, std::shared_ptr<SafetensorsFile>> shards;
+    for (size_t i = 0; i < shard_names.size(); ++i) {
+        auto f = SafetensorsFile::open(dir + shard_names[i]);
+        w->storage_->files.push_back(f);
+        shards[shard_names[i]] = f;
+        if (progress && !progress(0.9f * float(i + 1) / float(shard_names.size()), user_data))
+            throw Error(JET_ERR_CANCELLED, "model load cancelled by the progress callback");
+    }
+
+    for (const Expected &e : expected(cfg)) {
+        const SafetensorsFile *file = nullptr;
+        if (!weight_map.is_null()) {
+            auto it = weight_map.find(e.name);
+            if (it == weight_map.end())
+                throw Error(JET_ERR_FORMAT, index + ": missing tensor '" + e.name + "'");
+            file = shards[it->get<std::string>()].get();
+        } else {
+            file = shards.begin()->second.get();
+        }
+        w->tensors_[e.name] = check_tensor(*file, e);
+    }
+    if (progress && !progress(1.0f, user_data))
+        throw Error(JET_ERR_CANCELLED, "model load cancelled by the progress callback");
+    return w;
+}
+
+std::shared_ptr<Weights> Weights::random(const Config &cfg, uint64_t seed) {
+    auto w = std::make_shared<Weights>();
+    w->storage_ = std::make_shared<Storage>();
+    for (const Expected &e : expected(cfg)) {
+        int64_t n = 1;
+        for (int64_t s : e.shape) n *= s;
+        std::vector<uint16_t> data(static_cast<size_t>(n));
+        const std::string &nm = e.name;
+        // Value ~ U[-1, 1) mapped per tensor kind: norms near 1, A = exp(A_log) in (1, 16),
+        // small biases, linears/embeddings with std ~ 1/sqrt(fan_in) (activations stay O(1)).
+        float mul = std::sqrt(3.0f / float(e.shape.back())), add = 0.0f;
+        bool log_a = false;
+        if (ends_with(nm, "norm.weight") || ends_with(nm, "layernorm.weight")) {
+            mul = 0.1f;
+            add = 1.0f;
+        } else if (ends_with(nm, "A_log")) {
+            mul = 7.5f;
+            add = 8.5f;
+            log_a = true;
+        } else if (ends_with(nm, "dt_bias") || ends_with(nm, ".bias")) {
+            mul = 0.1f;
+        }
+        // Blocks of 64Ki values, each seeded from (seed, name, block): the same numbers for
+        // any thread count, generated in parallel.
+        constexpr int64_t kBlock = 1 << 16;
+        const uint64_t base = seed ^ fnv1a(nm);
+        cpu::parallel_for((n + kBlock - 1) / kBlock, [&](int64_t b0, int64_t b1) {
+            for (int64_t b = b0; b < b1; ++b) {
+                uint64_t state = base + 0x632be59bd9b4e019ull * uint64_t(b);
+                splitmix64(state);
+                const int64_t end = std::min(n, (b + 1) * kBlock);
+                for (int64_t i = b * kBlock; i < end; ++i) {
+                    const float u = float(double(splitmix64(state) >> 11) * 0x1.0p-53 * 2.0 - 1.0);
+                    const float x = add + mul * u;
+                    data[size_t(i)] = f32_to_bf16(log_a ? std::log(x) : x);
+                }
+            }
+        });
+        TensorView v;
+        v.dtype = DType::BF16;
+        v.shape = e.shape;
+        v.data = data.data();
+        w->storage_->owned.push_back(std::move(data));  // the buffer does not move
+        w->tensors_[e.name] = v;
+    }
+    return w;
+}
+
+const TensorView &Weights::get(const std::string &name) const {
+    auto it = tensors_.find(name);
+    if (it == tensors_.end()) throw Error(JET_ERR_FORMAT, "missing tensor '" + name + "'");
+    return it->second;
+}
+
+bool Weights::has(const std::string &name) const { return tensors_.count(name) != 0; }
+
+int64_t Weights::n_params() const {
+    int64_t n = 0;
+    for (const auto &kv : tensors_) n += kv.second.numel();
+    return n;
+}
+
+}  // namespace jet

@@ -1,0 +1,137 @@
+// test_util.h - helpers shared by the engine tests: fixture paths, temp folders, and a small
+// safetensors writer to make (good and broken) checkpoints inside the tests.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "jet.h"
+
+namespace jet_test {
+
+// ../shared beside the checkout (JET_SHARED_DIR env var overrides); "" when absent.
+inline std::string shared_dir() {
+    const char *env = std::getenv("JET_SHARED_DIR");
+    std::string d = env && *env ? env : JET_SHARED_DIR;
+    struct stat st {};
+    return ::stat(d.c_str(), &st) == 0 ? d : std::string();
+}
+
+inline std::string tiny_model_dir() {
+    const std::string s = shared_dir();
+    return s.empty() ? s : s + "/fixtures/tiny-jet-a";
+}
+
+#define JET_REQUIRE_SHARED()                                                                 \
+    do {                                                                                     \
+        if (jet_test::shared_dir().empty())                                                  \
+            GTEST_SKIP() << "needs the golden fixtures in ../shared (JET_SHARED_DIR, here "  \
+                         << JET_SHARED_DIR << "), which are absent";                         \
+    } while (0)
+
+// A fresh temporary folder, removed (with its files) when the object dies.
+class TempDir {
+public:
+    TempDir() {
+        char tmpl[] = "/tmp/jet_test_XXXXXX";
+        const char *p = mkdtemp(tmpl);
+        if (!p) std::abort();
+        path_ = p;
+    }
+    ~TempDir() {
+        const std::string cmd = "rm -rf '" + path_ + "'";
+        if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "could not remove %s\n", path_.c_str());
+    }
+    const std::string &path() const { return path_; }
+    std::string file(const std::string &name) const { return path_ + "/" + name; }
+    void write(const std::string &name, const std::string &bytes) const {
+        std::ofstream out(file(name), std::ios::binary);
+        out.write(bytes.data(), std::streamsize(bytes.size()));
+    }
+
+private:
+    std::string path_;
+};
+
+inline std::string read_bytes(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Builds a safetensors image tensor by tensor; `header` can be edited before serialise().
+struct StBuilder {
+    nlohmann::ordered_json header = nlohmann::ordered_json::object();
+    std::string data;
+    void add(const std::string &name, const std::string &dtype, const std::vector<int64_t> &shape,
+             const std::string &bytes) {
+        header[name] = {{"dtype", dtype}, {"shape", shape},
+                        {"data_offsets", {data.size(), data.size() + bytes.size()}}};
+        data += bytes;
+    }
+    void add_f32(const std::string &name, const std::vector<int64_t> &shape, float value = 0.01f) {
+        int64_t n = 1;
+        for (int64_t s : shape) n *= s;
+        std::string bytes(size_t(n) * 4, '\0');
+        for (int64_t i = 0; i < n; ++i) {
+            const float v = value * float((i * 7919) % 13 - 6) / 6.0f;
+            std::memcpy(&bytes[size_t(i) * 4], &v, 4);
+        }
+        add(name, "F32", shape, bytes);
+    }
+    std::string serialise() const { return serialise_header(header.dump()) + data; }
+    static std::string serialise_header(const std::string &h) {
+        std::string out(8, '\0');
+        uint64_t n = h.size();
+        for (int i = 0; i < 8; ++i) out[size_t(i)] = char((n >> (8 * i)) & 0xff);
+        return out + h;
+    }
+};
+
+// A tiny config with every layer type (same layout as tiny-jet-a but smaller).
+inline nlohmann::json tiny_config_json() {
+    return nlohmann::json::parse(R"({
+      "model_type": "jet_nemotron", "vocab_size": 64, "hidden_size": 32,
+      "num_hidden_layers": 4, "layer_types": ["jet", "attn", "swa", "jet"],
+      "intermediate_size": 48, "num_attention_heads": 4, "num_key_value_heads": 2,
+      "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "rope_scaling": null,
+      "max_position_embeddings": 512, "tie_word_embeddings": true,
+      "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu",
+      "efficient_attention_config": {
+        "jet": {"mode": "chunk", "expand_v": 2.0, "head_dim": 8, "num_heads": 2,
+                "conv_size": 4, "dconv_generator_reduction": 8, "norm_eps": "1e-5"},
+        "swa": {"window_size": 8}}
+    })");
+}
+
+// A checkpoint folder for `cfg` with F32 tensors of the expected names and shapes.
+void write_checkpoint(const TempDir &dir, const nlohmann::json &cfg);
+
+// RAII owners for the C handles.
+struct ModelPtr {
+    jet_model *p = nullptr;
+    ModelPtr() = default;
+    ModelPtr(const ModelPtr &) = delete;
+    ModelPtr &operator=(const ModelPtr &) = delete;
+    ~ModelPtr() { jet_model_free(p); }
+};
+struct SessionPtr {
+    jet_session *p = nullptr;
+    SessionPtr() = default;
+    SessionPtr(SessionPtr &&o) noexcept : p(o.p) { o.p = nullptr; }
+    SessionPtr(const SessionPtr &) = delete;
+    SessionPtr &operator=(const SessionPtr &) = delete;
+    ~SessionPtr() { jet_session_free(p); }
+};
+
+}  // namespace jet_test
