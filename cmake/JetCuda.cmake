@@ -12,3 +12,8 @@ target_compile_definitions(jet_core PUBLIC JET_HAVE_CUDA=1)
 target_link_libraries(jet_core PUBLIC CUDA::cudart_static CUDA::cublas CUDA::cublasLt)
 set_target_properties(jet_core PROPERTIES CUDA_SEPARABLE_COMPILATION OFF)
 target_compile_options(jet_core PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -lineinfo>)
+
+# The full-model GPU benchmark (native/bench/cuda/model_bench.cpp): no Google Benchmark needed,
+# so it is built with every CUDA build (the GPU machine has no benchmark package).
+add_executable(jet_model_bench ${PROJECT_SOURCE_DIR}/native/bench/cuda/model_bench.cpp)
+target_link_libraries(jet_model_bench PRIVATE jet_core)

@@ -1,0 +1,102 @@
+// cuda/ops.h - the CUDA backend's small operators (one per file in native/src/cuda/) and the
+// cuBLAS GEMM wrapper. The JetBlock / attention kernels are in kernels.h (another file set).
+//
+// Conventions: host launchers taking device pointers and a stream; they launch asynchronously
+// and check the launch (throwing jet::Error(JET_ERR_DEVICE) on failure). Layouts are token-major
+// like cpu/ops.h: a [T, N] matrix is T rows of N values; `ld` arguments are row strides in
+// elements when a matrix is a column slice of a wider one. The residual stream and every
+// intermediate that feeds a non-GEMM op are float32; inputs of GEMMs are bf16; weights are bf16.
+// This header compiles with g++ as well as nvcc.
+#pragma once
+
+#include <cstdint>
+
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+namespace jet::cuda {
+
+using bf16 = __nv_bfloat16;
+
+// Throws jet::Error(JET_ERR_DEVICE) naming `what` and the CUDA / cuBLAS error, unless ok.
+void check(cudaError_t e, const char *what);
+void check(cublasStatus_t s, const char *what);
+// Throws if the last kernel launch failed (cudaGetLastError).
+void check_launch(const char *what);
+
+// ---------------------------------------------------------------- gemm.cu
+// y[T, N] = x[T, K] * W[N, K]^T (+ beta * y), bf16 inputs, fp32 accumulation. x has row stride
+// ldx (>= K). y is float32 (y_f32) or bf16, row stride N. beta = 1 accumulates into y (the
+// residual add of o_proj / down_proj comes free). The handle must be bound to the stream.
+void gemm(cublasHandle_t h, const bf16 *x, int ldx, const bf16 *W, void *y, bool y_f32, int T,
+          int K, int N, float beta);
+
+// ---------------------------------------------------------------- embedding.cu
+// x[T, D] (fp32) = table[ids[t], :] (bf16 [V, D]).
+void embedding(const bf16 *table, const int32_t *ids, float *x, int T, int D, cudaStream_t s);
+
+// ---------------------------------------------------------------- rmsnorm.cu
+// y[T, D] (bf16) = w * x / sqrt(mean(x^2) + eps), in fp32. x fp32, w bf16.
+void rmsnorm(const float *x, const bf16 *w, bf16 *y, int T, int D, float eps, cudaStream_t s);
+// JetBlock output norm (spec 4.5): per head of D values of o [T, H*D] (fp32),
+// y = RMSNorm_eps(o) * w * silu(G); G fp32 with row stride ldg; y bf16 [T, H*D].
+void gated_rmsnorm(const float *o, const float *G, int ldg, const bf16 *w, bf16 *y, int T, int H,
+                   int D, float eps, cudaStream_t s);
+
+// ---------------------------------------------------------------- activations.cu
+// out[T, N] (bf16) = silu(gu[t, n]) * gu[t, N + n]: gu fp32 [T, 2N] holds gate then up.
+void silu_mul(const float *gu, bf16 *out, int T, int N, cudaStream_t s);
+// out[T, N] (bf16) = silu(x[t, n]); x fp32 with row stride ldx.
+void silu_to_bf16(const float *x, int ldx, bf16 *out, int T, int N, cudaStream_t s);
+// x[T, N] fp32 -> bf16 (row stride ldx on the input).
+void to_bf16(const float *x, int ldx, bf16 *out, int T, int N, cudaStream_t s);
+
+// ---------------------------------------------------------------- rope.cu
+// Attention input: qkv fp32 [T, (nh + 2 nkv) * hd] from the fused q|k|v projection, bias bf16
+// [(nh + 2 nkv) * hd]. Adds the bias, applies RoPE (rotate-half, inv_freq_j = theta^(-2j/hd))
+// to q and k at absolute positions pos[t], and writes q (bf16 [T, nh*hd]), k and v (bf16
+// [T, nkv*hd]) - the layout the attention kernels take.
+void bias_rope_split(const float *qkv, const bf16 *bias, const int32_t *pos, bf16 *q, bf16 *k,
+                     bf16 *v, int T, int nh, int nkv, int hd, float theta, cudaStream_t s);
+
+// ---------------------------------------------------------------- kv_cache.cu
+// A sequence's K or V cache is [cap, width] bf16: linear (row = position) for full attention,
+// a ring (row = position % cap) for sliding-window layers.
+// Prefill: writes rows src[i] (bf16 [T, width]) of positions pos0 + i; for a ring only the last
+// min(T, cap) rows are written (earlier ones would be overwritten anyway).
+void kv_store(const bf16 *src, bf16 *cache, int T, int width, int pos0, int cap, bool ring,
+              cudaStream_t s);
+// Decode: row b of src (bf16 [B, width]) goes to sequence seqs[b]'s cache (cache + seqs[b] *
+// seq_stride elements) at position pos[b]. seqs and pos are device arrays.
+void kv_store_batch(const bf16 *src, bf16 *cache, int64_t seq_stride, const int32_t *seqs,
+                    const int32_t *pos, int B, int width, int cap, bool ring, cudaStream_t s);
+// Ring gather: dst[i] = row (pos0 + i) % cap of the ring, i < n (positions in order).
+void kv_ring_gather(const bf16 *ring, bf16 *dst, int n, int width, int pos0, int cap,
+                    cudaStream_t s);
+
+// ---------------------------------------------------------------- jet_prep.cu (l2norm/gates)
+// JetBlock projection epilogue. proj fp32 [T, ld] holds, per token, q [H*dK] | k [H*dK] from
+// column 0 and a [H] | b [H] from column ab_col. Writes q, k = l2norm(silu(.)) per head
+// (eps 1e-6) as bf16 [T, H*dK], g = -exp(A_log) * softplus(a + dt_bias) and beta = sigmoid(b)
+// as fp32 [T, H]. A_log, dt_bias fp32 [H].
+void jet_qk_gates(const float *proj, int ld, int ab_col, const float *A_log,
+                  const float *dt_bias, bf16 *q, bf16 *k, float *g, float *beta, int T, int H,
+                  int dK, cudaStream_t s);
+
+// ---------------------------------------------------------------- attention_generic.cu
+// Attention for head dims the fused kernels of kernels.h do not serve (any hd <= 256; e.g. the
+// 32 of tiny test models): one warp per (sequence, query, head), online softmax in fp32. Same
+// arguments and semantics as cuda::attention_prefill / cuda::attention_decode (kernels.h).
+void attention_prefill_generic(const bf16 *q, const bf16 *k, const bf16 *v, bf16 *out, int B,
+                               int T, int L, int nh, int nkv, int hd, int q_pos0, int k_pos0,
+                               int window, cudaStream_t s);
+void attention_decode_generic(const bf16 *q, const bf16 *k, const bf16 *v, const int32_t *qpos,
+                              bf16 *out, int B, int L, int nh, int nkv, int hd, int window,
+                              int ring, cudaStream_t s);
+
+// ---------------------------------------------------------------- sampling.cu
+// Greedy: out[r] = argmax of logits row r (fp32 [rows, V]); ties take the lowest index.
+void argmax_rows(const float *logits, int32_t *out, int rows, int V, cudaStream_t s);
+
+}  // namespace jet::cuda
