@@ -1,0 +1,216 @@
+<#
+.SYNOPSIS
+    JetNative build script (PowerShell 7). On Linux: `dotnet pwsh build.ps1 <task>` (the local tool
+    manifest in .config/ provides pwsh), or `./build.sh <task>`, which also installs the Debian
+    dependencies first.
+
+.DESCRIPTION
+    Tasks:
+      native       configure and build the C++/CUDA engine (libjet.so) with CMake
+      native-test  native, then run the GoogleTest suite with ctest
+      managed      native, then build the .NET solution (library, CLI, tests)
+      test         native + managed, run ctest and dotnet test; prints one final line
+                   `N passed, N failed[, N skipped]` adding both suites; non-zero exit on any failure
+      pack         the JetNative NuGet package (libjet.so under runtimes/linux-x64/native) and the
+                   `jetnative` CLI as a dotnet tool package, into artifacts/
+      demo         run `jetnative generate "ROMEO:"` with the embedded demo model
+
+.EXAMPLE
+    dotnet pwsh build.ps1 test
+    dotnet pwsh build.ps1 native -Cuda -BuildDir build-cuda
+    dotnet pwsh build.ps1 native-test -Sanitize -BuildDir build-asan
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Position = 0)]
+    [ValidateSet('native', 'native-test', 'managed', 'test', 'pack', 'demo')]
+    [string] $Task = 'test',
+    # CMake build folder for the engine (relative to the repository root, or absolute).
+    [string] $BuildDir = $(if ($env:JET_BUILD_DIR) { $env:JET_BUILD_DIR } else { 'build' }),
+    # Build the CUDA backend (configuring fails when no CUDA toolchain is found).
+    [switch] $Cuda,
+    # Host compiler for nvcc (CUDA 11.8 on Debian bookworm needs g++-11).
+    [string] $CudaHostCompiler = '',
+    # Build the engine with AddressSanitizer + UndefinedBehaviorSanitizer.
+    [switch] $Sanitize,
+    # Configuration of the .NET build.
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+    # Parallel build jobs (CMake); default: 2, this team's machines have 2 cores.
+    [int] $Jobs = $(if ($env:JET_JOBS) { [int]$env:JET_JOBS } else { 2 }),
+    # Extra arguments for `jetnative generate` in the demo task.
+    [string[]] $DemoArgs = @()
+)
+
+Set-StrictMode -Version 3.0
+$ErrorActionPreference = 'Stop'
+$PSNativeCommandUseErrorActionPreference = $false  # exit codes are checked explicitly below
+
+$Root = $PSScriptRoot
+if (-not [System.IO.Path]::IsPathRooted($BuildDir)) { $BuildDir = Join-Path $Root $BuildDir }
+$NativeLibDir = Join-Path $BuildDir 'native'
+$NativeLib = Join-Path $NativeLibDir 'libjet.so'
+$ResultsDir = Join-Path $Root 'artifacts/test-results'
+$CliProject = Join-Path $Root 'src/JetNative.Cli/JetNative.Cli.csproj'
+$LibProject = Join-Path $Root 'src/JetNative/JetNative.csproj'
+$TestProject = Join-Path $Root 'tests/JetNative.Tests/JetNative.Tests.csproj'
+$Solution = Join-Path $Root 'JetNative.sln'
+
+function Fail([string] $Message) {
+    [Console]::Error.WriteLine("error: $Message")
+    exit 1
+}
+
+function Step([string] $Title) {
+    Write-Host "==> $Title" -ForegroundColor Cyan
+}
+
+# Runs a native command, echoing it; fails the build (exit 1) with a clear message on a non-zero
+# exit code unless -NoThrow, in which case the exit code is returned.
+function Exec {
+    param([Parameter(Mandatory)] [string] $File, [string[]] $Arguments = @(), [switch] $NoThrow)
+    Write-Host "+ $File $($Arguments -join ' ')" -ForegroundColor DarkGray
+    & $File @Arguments | Out-Host
+    $code = $LASTEXITCODE
+    if ($code -ne 0 -and -not $NoThrow) { Fail "'$File $($Arguments -join ' ')' failed with exit code $code" }
+    return $code
+}
+
+function Require-Command([string] $Name, [string] $Hint) {
+    if (-not (Get-Command $Name -ErrorAction SilentlyContinue)) { Fail "'$Name' was not found on PATH. $Hint" }
+}
+
+# MSBuild properties shared by every dotnet invocation: where the CLI/tests find libjet.so.
+function MSBuildProps { @("-p:JetNativeDir=$NativeLibDir", '-nologo', '-v:q', '-clp:ErrorsOnly') }
+
+function Invoke-Native {
+    Require-Command cmake 'Install the dependencies first: .ci/install-deps.sh (or ./build.sh, which runs it).'
+    $cfg = @('-S', $Root, '-B', $BuildDir, '-DCMAKE_BUILD_TYPE=Release', '-DJET_BUILD_TESTS=ON')
+    $cfg += "-DJET_CUDA=$(if ($Cuda) { 'ON' } else { 'OFF' })"
+    $cfg += "-DJET_SANITIZE=$(if ($Sanitize) { 'ON' } else { 'OFF' })"
+    if ($Cuda -and $CudaHostCompiler) { $cfg += "-DCMAKE_CUDA_HOST_COMPILER=$CudaHostCompiler" }
+    Step "native: configure ($BuildDir)"
+    Exec cmake $cfg | Out-Null
+    Step "native: build (-j$Jobs)"
+    Exec cmake @('--build', $BuildDir, '-j', "$Jobs") | Out-Null
+    if (-not (Test-Path $NativeLib)) { Fail "the native build finished but $NativeLib is missing" }
+}
+
+function Invoke-Managed {
+    Require-Command dotnet 'Install the .NET SDK 10.'
+    Step "managed: build ($Configuration)"
+    # obj/ file locks from a concurrent build are transient: retry once.
+    $buildArgs = @('build', $Solution, '-c', $Configuration) + (MSBuildProps)
+    if ((Exec dotnet $buildArgs -NoThrow) -ne 0) {
+        Write-Host 'managed: build failed, retrying once' -ForegroundColor Yellow
+        Exec dotnet $buildArgs | Out-Null
+    }
+}
+
+# Runs ctest and returns @{ Passed; Failed; Skipped; Ok }.
+function Invoke-NativeTests {
+    Step 'native tests: ctest'
+    $ctestOut = & ctest --test-dir $BuildDir --output-on-failure -j $Jobs 2>&1 | ForEach-Object { $line = "$_"; Write-Host $line; $line }
+    $code = $LASTEXITCODE
+    $text = ($ctestOut | Out-String)
+    $m = [regex]::Match($text, '(\d+)% tests passed, (\d+) tests? failed out of (\d+)')
+    if (-not $m.Success) {
+        if ($text -match 'No tests were found') { Fail 'ctest found no tests (was the engine configured with -DJET_BUILD_TESTS=ON?)' }
+        Fail "could not read ctest's summary (exit code $code)"
+    }
+    $failed = [int]$m.Groups[2].Value
+    $total = [int]$m.Groups[3].Value
+    $skipped = ([regex]::Matches($text, '\(Skipped\)')).Count
+    return [pscustomobject]@{ Passed = $total - $failed - $skipped; Failed = $failed; Skipped = $skipped; Ok = ($code -eq 0 -and $failed -eq 0) }
+}
+
+# Runs dotnet test with a TRX logger and returns @{ Passed; Failed; Skipped; Ok }.
+function Invoke-ManagedTests {
+    Step 'managed tests: dotnet test'
+    $trxName = 'managed.trx'
+    $trx = Join-Path $ResultsDir $trxName
+    if (Test-Path $trx) { Remove-Item $trx -Force }
+    $env:JETNATIVE_LIBRARY_PATH = $NativeLib
+    $code = Exec dotnet (@('test', $TestProject, '-c', $Configuration, '--no-build',
+            '--logger', "trx;LogFileName=$trxName", '--logger', 'console;verbosity=minimal',
+            '--results-directory', $ResultsDir, '-nologo')) -NoThrow
+    if (-not (Test-Path $trx)) { Fail "dotnet test wrote no results file ($trx); exit code $code" }
+    $counters = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary.Counters
+    $passed = [int]$counters.passed
+    $failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
+    $skipped = [int]$counters.notExecuted
+    return [pscustomobject]@{ Passed = $passed; Failed = $failed; Skipped = $skipped; Ok = ($code -eq 0 -and $failed -eq 0) }
+}
+
+function Write-Summary($Results) {
+    $p = ($Results | Measure-Object Passed -Sum).Sum
+    $f = ($Results | Measure-Object Failed -Sum).Sum
+    $s = ($Results | Measure-Object Skipped -Sum).Sum
+    $line = "$p passed, $f failed"
+    if ($s -gt 0) { $line += ", $s skipped" }
+    # Plain line on stdout, alone, so CI can read it.
+    [Console]::Out.WriteLine($line)
+    if (@($Results | Where-Object { -not $_.Ok }).Count -gt 0) { exit 1 }
+    if ($p -eq 0) { [Console]::Error.WriteLine('error: no test ran'); exit 1 }
+}
+
+function Invoke-Pack {
+    $out = Join-Path $Root 'artifacts/packages'
+    New-Item -ItemType Directory -Force $out | Out-Null
+    Step 'pack: JetNative library'
+    Exec dotnet (@('pack', $LibProject, '-c', $Configuration, '-o', $out) + (MSBuildProps)) | Out-Null
+    $nupkg = Get-ChildItem $out -Filter '*.nupkg' | Where-Object { $_.Name -match '^JetNative\.\d' } |
+        Sort-Object LastWriteTime | Select-Object -Last 1
+    if (-not $nupkg) { Fail "dotnet pack produced no JetNative package in $out" }
+    Add-NativeLibToPackage $nupkg.FullName
+    Step 'pack: jetnative CLI (dotnet tool)'
+    Exec dotnet (@('pack', $CliProject, '-c', $Configuration, '-o', $out) + (MSBuildProps)) | Out-Null
+    Get-ChildItem $out -Filter '*.nupkg' | ForEach-Object { Write-Host "  $($_.FullName)" }
+}
+
+# Puts libjet.so into the package at runtimes/linux-x64/native/ unless the library project already
+# did, so that a PackageReference resolves the engine with no further setup.
+function Add-NativeLibToPackage([string] $Package) {
+    Add-Type -AssemblyName System.IO.Compression
+    $entryName = 'runtimes/linux-x64/native/libjet.so'
+    $zip = [System.IO.Compression.ZipFile]::Open($Package, 'Update')
+    try {
+        if (-not $zip.GetEntry($entryName)) {
+            [System.IO.Compression.ZipFileExtensions]::CreateEntryFromFile($zip, $NativeLib, $entryName) | Out-Null
+        }
+    } finally { $zip.Dispose() }
+    $zip = [System.IO.Compression.ZipFile]::OpenRead($Package)
+    try { if (-not $zip.GetEntry($entryName)) { Fail "$Package lacks $entryName" } } finally { $zip.Dispose() }
+    Write-Host "  $Package has $entryName"
+}
+
+function Invoke-Demo {
+    $exe = Join-Path $Root "src/JetNative.Cli/bin/$Configuration/net10.0/jetnative"
+    if (-not (Test-Path $exe)) { Fail "$exe is missing after the build" }
+    $env:JETNATIVE_LIBRARY_PATH = $NativeLib
+    $demo = @('generate', 'ROMEO:', '-n', '64') + $DemoArgs
+    Step "demo: jetnative $($demo -join ' ')"
+    # Not through a pipeline: stdout stays the terminal, so the text streams token by token.
+    & $exe @demo
+    exit $LASTEXITCODE
+}
+
+Push-Location $Root
+try {
+    switch ($Task) {
+        'native' { Invoke-Native }
+        'native-test' { Invoke-Native; Write-Summary @(Invoke-NativeTests) }
+        'managed' { Invoke-Native; Invoke-Managed }
+        'test' {
+            Invoke-Native; Invoke-Managed
+            $native = Invoke-NativeTests
+            $managed = Invoke-ManagedTests
+            Write-Host "native: $($native.Passed) passed, $($native.Failed) failed, $($native.Skipped) skipped; managed: $($managed.Passed) passed, $($managed.Failed) failed, $($managed.Skipped) skipped"
+            Write-Summary @($native, $managed)
+        }
+        'pack' { Invoke-Native; Invoke-Managed; Invoke-Pack }
+        'demo' { Invoke-Native; Invoke-Managed; Invoke-Demo }
+    }
+} finally {
+    Pop-Location
+}

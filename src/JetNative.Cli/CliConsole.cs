@@ -1,0 +1,30 @@
+namespace JetNative.Cli;
+
+/// <summary>
+/// The streams one run of the CLI talks to: generated text on <see cref="Out"/>; logs, progress,
+/// timings and errors on <see cref="Error"/>; chat input from <see cref="In"/>. Tests pass
+/// StringWriters; <see cref="FromSystem"/> gives the process's own streams.
+/// </summary>
+internal sealed class CliConsole
+{
+    public CliConsole(TextWriter output, TextWriter error, TextReader input, bool errorIsTerminal = false)
+    {
+        Out = output;
+        Error = error;
+        In = input;
+        ErrorIsTerminal = errorIsTerminal;
+    }
+
+    public TextWriter Out { get; }
+    public TextWriter Error { get; }
+    public TextReader In { get; }
+
+    /// <summary>True when stderr is an interactive terminal: only then are progress bars drawn.</summary>
+    public bool ErrorIsTerminal { get; }
+
+    public static CliConsole FromSystem()
+    {
+        var stdout = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = true };
+        return new CliConsole(stdout, Console.Error, Console.In, !Console.IsErrorRedirected);
+    }
+}

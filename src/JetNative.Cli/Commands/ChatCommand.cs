@@ -1,0 +1,132 @@
+using System.CommandLine;
+
+namespace JetNative.Cli.Commands;
+
+/// <summary>
+/// <c>jetnative chat</c>: an interactive conversation with the checkpoint's ChatML template. One
+/// line of input is one user turn; <c>/reset</c> forgets the conversation, <c>/exit</c> (or end of
+/// input) leaves. The session keeps the conversation's cache, so each turn prefills only its new
+/// tokens. Works with stdin piped (one turn per line).
+/// </summary>
+internal static class ChatCommand
+{
+    public static Command Create(CliConsole io)
+    {
+        var system = new Option<string?>("--system", "-sys") { Description = "System message" };
+        var nPredict = new Option<int>("--n-predict", "-n")
+        {
+            Description = "Most tokens per answer (-1 = until <|im_end|> or the context is full)",
+            DefaultValueFactory = _ => 512,
+        };
+        var model = new ModelOptions();
+        var sampling = new SamplingOptions();
+        var command = new Command("chat", "Chat with the model (interactive; /reset, /exit)") { system, nPredict };
+        model.AddTo(command);
+        sampling.AddTo(command);
+
+        command.SetAction(async (result, ct) =>
+        {
+            int n = result.GetValue(nPredict);
+            if (n == 0 || n < -1) throw new UsageException($"--n-predict must be positive or -1, not {n}");
+            ModelArgs modelArgs = model.Read(result);
+            JetSamplingOptions samplingOptions = sampling.Read(result);
+            using JetModel m = await ModelLoader.LoadAsync(io, modelArgs, ct);
+            JetTokenizer tokenizer = ModelLoader.RequireTokenizer(m);
+            using JetSession session = m.CreateSession(new JetSessionOptions { Context = ModelLoader.Context(m, modelArgs.CtxSize) });
+            var chat = new ChatLoop(io, session, tokenizer, samplingOptions, n, result.GetValue(system));
+            await chat.RunAsync(ct);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}
+
+/// <summary>The read-answer loop of <see cref="ChatCommand"/>.</summary>
+internal sealed class ChatLoop(CliConsole io, JetSession session, JetTokenizer tokenizer, JetSamplingOptions sampling,
+    int maxTokens, string? systemMessage)
+{
+    private readonly List<(string Role, string Content)> _history = [];
+    private readonly List<int> _held = []; // the tokens the session's sequence 0 holds
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        Reset();
+        io.Error.WriteLine("chat: type a message; /reset starts over, /exit leaves.");
+        while (true)
+        {
+            io.Error.Write("> ");
+            io.Error.Flush();
+            string? line = await io.In.ReadLineAsync(cancellationToken);
+            if (line is null || line.Trim() == "/exit") break;
+            string text = line.Trim();
+            if (text.Length == 0) continue;
+            if (text == "/reset")
+            {
+                Reset();
+                io.Error.WriteLine("(conversation reset)");
+                continue;
+            }
+            if (text.StartsWith('/'))
+            {
+                io.Error.WriteLine($"error: unknown command '{text}': use /reset or /exit");
+                continue;
+            }
+            await AnswerAsync(text, cancellationToken);
+        }
+    }
+
+    private void Reset()
+    {
+        _history.Clear();
+        if (!string.IsNullOrEmpty(systemMessage)) _history.Add(("system", systemMessage));
+        _held.Clear();
+        session.Reset();
+    }
+
+    private async Task AnswerAsync(string userText, CancellationToken cancellationToken)
+    {
+        _history.Add(("user", userText));
+        int[] all = tokenizer.Encode(tokenizer.ApplyChatTemplate(_history, addGenerationPrompt: true)).ToArray();
+        // Prefill only what the session does not hold yet; if the re-rendered conversation does not
+        // start with the held tokens (a different tokenization of an answer), start the cache over.
+        if (!StartsWith(all, _held))
+        {
+            session.Reset();
+            _held.Clear();
+        }
+        int[] fresh = all[_held.Count..];
+        var stats = new GenerationStats();
+        var answer = new System.Text.StringBuilder();
+        using var sampler = new JetSampler(sampling);
+        List<int> generated;
+        try
+        {
+            generated = await TokenGenerator.RunAsync(io, session, tokenizer, fresh, sampler, maxTokens, stats,
+                piece => { answer.Append(piece); io.Out.Write(piece); }, cancellationToken);
+        }
+        catch (JetException e) when (e.Status == JetStatus.ContextFull)
+        {
+            _history.RemoveAt(_history.Count - 1);
+            io.Error.WriteLine($"error: the conversation no longer fits the context ({session.Context} tokens): /reset to start over, or raise -c");
+            return;
+        }
+        finally
+        {
+            io.Out.WriteLine();
+            io.Out.Flush();
+        }
+        io.Error.WriteLine(stats.Summary());
+        _held.AddRange(fresh);
+        // The last sampled token was not decoded when the answer stopped at the length limit.
+        _held.AddRange(generated.Take(session.Position - _held.Count));
+        _history.Add(("assistant", answer.ToString()));
+    }
+
+    private static bool StartsWith(int[] all, List<int> prefix)
+    {
+        if (prefix.Count > all.Length) return false;
+        for (int i = 0; i < prefix.Count; i++)
+            if (all[i] != prefix[i]) return false;
+        return true;
+    }
+}

@@ -1,0 +1,300 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using JetNative.Tests.Support;
+using Xunit;
+
+namespace JetNative.Tests.Cli;
+
+/// <summary>
+/// Each command end to end, in-process: on the committed tiny-jet-b (always), the shared tiny-jet-a
+/// (skipped without ../shared) and the embedded demo model (skipped when the checkout lacks it).
+/// </summary>
+public sealed class CliCommandTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    // ------------------------------------------------------------------ info
+
+    [Fact]
+    public async Task InfoShowsConfigLayerMapAndCache()
+    {
+        string folder = TestModels.RequireFolder("tiny-jet-b");
+        var r = await CliRunner.RunAsync(["info", "-m", folder, "-t", "2", "-c", "1000"], ct: Ct);
+        r.AssertOk();
+        Assert.Matches(@"layer map:\s+JSJAJSJ", r.Out);
+        Assert.Matches(@"attn layers:\s+1: 3\n", r.Out);
+        Assert.Matches(@"swa layers:\s+2: 1, 5\n", r.Out);
+        Assert.Matches(@"jet layers:\s+4: 0, 2, 4, 6\n", r.Out);
+        Assert.Matches(@"vocab size:\s+777\n", r.Out);
+        Assert.Matches(@"sliding window:\s+24\n", r.Out);
+        // One attn layer, 1 KV head of dim 32: K and V per token, as the engine stores them.
+        using JetModel model = JetModel.Load(folder, new JetModelOptions { Threads = 2 });
+        long perToken = model.CacheBytes(2000) - model.CacheBytes(1000);
+        Assert.True(perToken > 0);
+        Assert.Contains($"cache per token:", r.Out);
+        Assert.Contains(JetNative.Cli.Units.Bytes(perToken / 1000), r.Out);
+        Assert.Contains(JetNative.Cli.Units.Bytes(model.CacheBytes(1000)), r.Out);
+        Assert.Matches(@"parameters:\s+[\d,]+ \(", r.Out);
+    }
+
+    [Fact]
+    public async Task CorruptWeightsFileIsRuntimeError()
+    {
+        using var temp = new TempFolder(TestModels.RequireFolder("tiny-jet-b"));
+        string weights = temp.FilePath("model.safetensors");
+        byte[] bytes = File.ReadAllBytes(weights);
+        File.WriteAllBytes(weights, bytes.AsSpan(0, bytes.Length / 2).ToArray());
+        var r = await CliRunner.RunAsync(["info", "-m", temp.Path], ct: Ct);
+        r.AssertError(1, "");
+        Assert.Equal("", r.Out);
+    }
+
+    [Fact]
+    public async Task CorruptConfigIsRuntimeError()
+    {
+        using var temp = new TempFolder(TestModels.RequireFolder("tiny-jet-b"));
+        File.WriteAllText(temp.FilePath("config.json"), "{ \"hidden_size\": ");
+        var r = await CliRunner.RunAsync(["info", "-m", temp.Path], ct: Ct);
+        r.AssertError(1, "config");
+    }
+
+    // ------------------------------------------------------------------ eval --input-ids
+
+    public static TheoryData<string> Goldens => TestModels.GoldenNames;
+
+    [Theory]
+    [MemberData(nameof(Goldens))]
+    public async Task EvalInputIdsWritesTheGoldenLogits(string name)
+    {
+        string folder = TestModels.RequireFolder(name);
+        var golden = new GoldenFile(Path.Combine(folder, "golden.safetensors"));
+        int[][] ids = [golden.Ids("input_ids.0"), golden.Ids("input_ids.1")];
+        using var temp = new TempFolder();
+        File.WriteAllText(temp.FilePath("ids.json"), JsonSerializer.Serialize(ids));
+        string output = temp.FilePath("out/logits.safetensors");
+        var r = await CliRunner.RunAsync(["eval", "-m", folder, "-t", "2", "--input-ids", temp.FilePath("ids.json"), "--logits-out", output], ct: Ct);
+        r.AssertOk();
+        var written = new GoldenFile(output);
+        for (int i = 0; i < ids.Length; i++)
+        {
+            float[] expected = golden.Floats($"logits.{i}");
+            float[] actual = written.Floats($"logits.{i}");
+            Assert.Equal(golden.Shape($"logits.{i}"), written.Shape($"logits.{i}"));
+            float scale = expected.Max(MathF.Abs);
+            float worst = expected.Zip(actual, (e, a) => MathF.Abs(e - a)).Max();
+            Assert.True(worst <= 1e-4f * scale, $"{name} logits.{i}: max |diff| {worst} > 1e-4 * {scale}");
+        }
+        Assert.False(File.Exists(output + ".partial"));
+    }
+
+    [Fact]
+    public async Task EvalInputIdsLongerThanContextIsRuntimeError()
+    {
+        string folder = TestModels.RequireFolder("tiny-jet-b");
+        using var temp = new TempFolder();
+        File.WriteAllText(temp.FilePath("ids.json"), "[[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]]");
+        var r = await CliRunner.RunAsync(["eval", "-m", folder, "-c", "8", "--input-ids", temp.FilePath("ids.json"), "--logits-out", temp.FilePath("o.safetensors")], ct: Ct);
+        r.AssertError(1, "context");
+        Assert.False(File.Exists(temp.FilePath("o.safetensors")));
+    }
+
+    [Fact]
+    public async Task EvalInputIdsOutsideTheVocabularyIsRuntimeError()
+    {
+        string folder = TestModels.RequireFolder("tiny-jet-b");
+        using var temp = new TempFolder();
+        File.WriteAllText(temp.FilePath("ids.json"), "[[1, 2, 777]]");
+        var r = await CliRunner.RunAsync(["eval", "-m", folder, "--input-ids", temp.FilePath("ids.json"), "--logits-out", temp.FilePath("o.safetensors")], ct: Ct);
+        r.AssertError(1, "777");
+    }
+
+    [Fact]
+    public async Task EvalTextNeedsATokenizer()
+    {
+        string folder = TestModels.RequireFolder("tiny-jet-b");
+        using var temp = new TempFolder();
+        File.WriteAllText(temp.FilePath("t.txt"), "some text");
+        var r = await CliRunner.RunAsync(["eval", "-m", folder, "-f", temp.FilePath("t.txt")], ct: Ct);
+        r.AssertError(1, "tokenizer");
+    }
+
+    // ------------------------------------------------------------------ bench
+
+    [Fact]
+    public async Task BenchPrintsLlamaBenchMarkdownTable()
+    {
+        string folder = TestModels.RequireFolder("tiny-jet-b");
+        var r = await CliRunner.RunAsync(["bench", "-m", folder, "-t", "2", "-p", "16", "-n", "4", "-d", "8", "-r", "2", "-b", "2"], ct: Ct);
+        r.AssertOk();
+        string[] lines = r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()).ToArray();
+        Assert.Equal(2 + 3, lines.Length); // header, separator, 3 rows
+        Assert.All(lines, l => Assert.StartsWith("|", l));
+        Assert.Matches(@"^\|\s*model\s*\|\s*size\s*\|\s*params\s*\|\s*backend\s*\|\s*threads\s*\|\s*n_batch\s*\|\s*test\s*\|\s*t/s\s*\|$", lines[0]);
+        Assert.Matches(@"^\|[\s:-]+\|", lines[1]);
+        string[] tests = ["pp16", "tg4", "tg4 @ d8"];
+        for (int i = 0; i < 3; i++)
+        {
+            string[] cells = lines[2 + i].Trim('|').Split('|').Select(c => c.Trim()).ToArray();
+            Assert.Equal("tiny-jet-b", cells[0]);
+            Assert.Equal("CPU", cells[3]);
+            Assert.Equal("2", cells[4]);
+            Assert.Equal("2", cells[5]);
+            Assert.Equal(tests[i], cells[6]);
+            var m = Regex.Match(cells[7], @"^(\d+\.\d\d) ± (\d+\.\d\d)$");
+            Assert.True(m.Success, $"t/s cell '{cells[7]}'");
+            Assert.True(double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) > 0);
+        }
+    }
+
+    [Fact]
+    public async Task BenchRandomWeightsFromConfig()
+    {
+        string config = Path.Combine(TestModels.RequireFolder("tiny-jet-b"), "config.json");
+        var r = await CliRunner.RunAsync(["bench", "--config", config, "-t", "2", "-p", "8", "-n", "2", "-d", "0", "-r", "1"], ct: Ct);
+        r.AssertOk();
+        Assert.Contains("(random)", r.Out);
+        Assert.Contains("pp8", r.Out);
+        Assert.Contains("tg2", r.Out);
+        Assert.DoesNotContain("@ d", r.Out);
+    }
+
+    [Fact]
+    public async Task BenchLongerThanTheModelIsUsageError()
+    {
+        string folder = TestModels.RequireFolder("tiny-jet-b");
+        var r = await CliRunner.RunAsync(["bench", "-m", folder, "-p", "8", "-n", "8", "-d", "100000000", "-r", "1"], ct: Ct);
+        r.AssertError(2, "context");
+    }
+
+    // ------------------------------------------------------------------ the demo model: text in, text out
+
+    [Fact]
+    public async Task GenerateWithTheDefaultModelStreamsTextAndTimings()
+    {
+        CliRunner.RequireDemoModel();
+        var r = await CliRunner.RunAsync(["generate", "ROMEO:", "-n", "12", "--temp", "0", "-t", "2"], ct: Ct);
+        r.AssertOk();
+        Assert.StartsWith("ROMEO:", r.Out);
+        Assert.True(r.Out.TrimEnd().Length > "ROMEO:".Length, $"nothing generated: '{r.Out}'");
+        Assert.Matches(@"prefill: \d+ tokens in [\d.]+ ms \([\d.]+ tok/s\) \| decode: \d+ tokens in [\d.]+ ms \([\d.]+ tok/s\)", r.Error);
+    }
+
+    [Fact]
+    public async Task GenerateIsReproducibleWithASeed()
+    {
+        CliRunner.RequireDemoModel();
+        string[] args = ["generate", "-p", "JULIET:", "-n", "16", "-s", "1234", "--temp", "0.9", "-t", "2"];
+        var a = await CliRunner.RunAsync(args, ct: Ct);
+        var b = await CliRunner.RunAsync(args, ct: Ct);
+        a.AssertOk();
+        Assert.Equal(a.Out, b.Out);
+    }
+
+    [Fact]
+    public async Task GenerateFromAFile()
+    {
+        CliRunner.RequireDemoModel();
+        using var temp = new TempFolder();
+        File.WriteAllText(temp.FilePath("p.txt"), "First Citizen:\n");
+        var r = await CliRunner.RunAsync(["generate", "-f", temp.FilePath("p.txt"), "-n", "4", "--temp", "0", "-t", "2"], ct: Ct);
+        r.AssertOk();
+        Assert.StartsWith("First Citizen:\n", r.Out);
+    }
+
+    [Fact]
+    public async Task PromptLongerThanTheContextIsRuntimeError()
+    {
+        CliRunner.RequireDemoModel();
+        string prompt = string.Concat(Enumerable.Repeat("To be, or not to be, that is the question. ", 20));
+        var r = await CliRunner.RunAsync(["generate", prompt, "-c", "16", "-n", "4", "-t", "2"], ct: Ct);
+        r.AssertError(1, "context");
+    }
+
+    [Fact]
+    public async Task CancelledGenerationExitsCleanly()
+    {
+        CliRunner.RequireDemoModel();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        // Ctrl+C as soon as the first generated text arrives after the echoed prompt.
+        using var output = new CancellingWriter(cts, afterLength: "ROMEO:".Length);
+        using var error = new StringWriter();
+        int code = await JetNative.Cli.CliApp.RunAsync(["generate", "ROMEO:", "-n", "100000", "-c", "512", "-s", "1", "-t", "2"],
+            new JetNative.Cli.CliConsole(output, error, new StringReader("")), cts.Token);
+        var r = new CliResult(code, output.ToString(), error.ToString());
+        r.AssertError(130, "cancelled");
+        Assert.Contains("end: cancelled", r.Error);
+        Assert.StartsWith("ROMEO:", r.Out);
+    }
+
+    private sealed class CancellingWriter(CancellationTokenSource cts, int afterLength) : StringWriter
+    {
+        public override void Write(string? value)
+        {
+            base.Write(value);
+            if (GetStringBuilder().Length > afterLength) cts.Cancel();
+        }
+    }
+
+    [Fact]
+    public async Task ChatAnswersEachLineAndResets()
+    {
+        CliRunner.RequireDemoModel();
+        string input = "Good morrow, sir.\n/reset\nWhat news?\n/exit\nnot read\n";
+        var r = await CliRunner.RunAsync(["chat", "-n", "8", "--temp", "0", "-t", "2"], input, Ct);
+        r.AssertOk();
+        Assert.Contains("(conversation reset)", r.Error);
+        Assert.Equal(2, Regex.Matches(r.Error, "prefill: ").Count);
+        Assert.Equal(2, r.Out.Split('\n').Length - 1); // one line per answer
+    }
+
+    [Fact]
+    public async Task ChatKeepsTheConversationInTheCache()
+    {
+        CliRunner.RequireDemoModel();
+        var r = await CliRunner.RunAsync(["chat", "-n", "6", "--temp", "0", "-t", "2"], "Hail!\nAnd again?\n", Ct);
+        r.AssertOk();
+        var prefills = Regex.Matches(r.Error, @"prefill: (\d+) tokens").Select(m => int.Parse(m.Groups[1].Value)).ToArray();
+        Assert.Equal(2, prefills.Length);
+        // The second turn prefills only its new tokens, not the whole conversation again.
+        var full = Regex.Matches(r.Error, @"decode: (\d+) tokens").Select(m => int.Parse(m.Groups[1].Value)).ToArray();
+        Assert.True(prefills[1] < prefills[0] + full[0] + 20, $"second prefill {prefills[1]} re-read the conversation");
+    }
+
+    [Fact]
+    public async Task EvalPerplexityOfAText()
+    {
+        CliRunner.RequireDemoModel();
+        using var temp = new TempFolder();
+        File.WriteAllText(temp.FilePath("t.txt"), string.Concat(Enumerable.Repeat(
+            "ROMEO:\nBut, soft! what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n\n", 8)));
+        var r = await CliRunner.RunAsync(["eval", "-f", temp.FilePath("t.txt"), "--window", "32", "--chunks", "3", "-t", "2"], ct: Ct);
+        r.AssertOk();
+        var m = Regex.Match(r.Out, @"perplexity: ([\d.]+) over (\d+) predicted tokens \((\d+) windows of 32 tokens");
+        Assert.True(m.Success, r.Out);
+        double ppl = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.InRange(ppl, 1.0, 1e6);
+        Assert.Equal(3, int.Parse(m.Groups[3].Value));
+        Assert.Equal(3 * 31, int.Parse(m.Groups[2].Value));
+    }
+
+    [Fact]
+    public async Task EvalFollowsTheDemoModelsProtocol()
+    {
+        string demo = CliRunner.RequireDemoModel();
+        string text = Path.Combine(TestModels.Shared, "data", "tinyshakespeare.txt");
+        Assert.SkipUnless(File.Exists(text), $"needs {text} (../shared beside the checkout)");
+        var r = await CliRunner.RunAsync(["eval", "-f", text, "--chunks", "4", "-t", "2"], ct: Ct);
+        r.AssertOk();
+        using var protocol = JsonDocument.Parse(File.ReadAllText(Path.Combine(demo, "eval.json")));
+        int window = protocol.RootElement.GetProperty("window").GetInt32();
+        long start = protocol.RootElement.GetProperty("byte_start").GetInt64();
+        Assert.Contains($"validation bytes [{start}, ", r.Error);
+        var m = Regex.Match(r.Out, $@"over (\d+) predicted tokens \(4 windows of {window} tokens; mean nll ([\d.]+)\)");
+        Assert.True(m.Success, r.Out);
+        Assert.Equal(4 * (window - 1), int.Parse(m.Groups[1].Value));
+        double expected = protocol.RootElement.GetProperty("per_window_mean_nll").EnumerateArray().Take(4).Average(e => e.GetDouble());
+        double actual = double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
+        Assert.True(Math.Abs(actual - expected) < 1e-3, $"mean nll {actual}, eval.json's first 4 windows give {expected}");
+    }
+}
