@@ -3,10 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <new>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -95,15 +93,6 @@ jet_session_params session_defaults() {
     jet_session_params p{};
     jet_session_default_params(&p);
     return p;
-}
-
-std::string read_file(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(JET_ERR_IO, path + ": cannot open");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) throw Error(JET_ERR_IO, path + ": read failed");
-    return ss.str();
 }
 
 std::shared_ptr<ModelImpl> make_model(const jet::Config &cfg,
@@ -293,7 +282,7 @@ jet_status jet_model_load(const char *folder, const jet_model_params *params,
         check_model_params(p);
         std::string dir = folder;
         if (!dir.empty() && dir.back() != '/') dir += '/';
-        const jet::Config cfg = jet::parse_config(read_file(dir + "config.json"));
+        const jet::Config cfg = jet::parse_config(jet::read_text_file(dir + "config.json"));
         auto w = jet::Weights::load(dir, cfg, p.progress, p.progress_user_data);
         auto m = make_model(cfg, std::move(w), p);
         *out_model = new jet_model{std::move(m)};

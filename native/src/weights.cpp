@@ -31,14 +31,6 @@ bool file_exists(const std::string &path) {
     return ::stat(path.c_str(), &st) == 0;
 }
 
-std::string read_text(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(JET_ERR_IO, path + ": cannot open");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) throw Error(JET_ERR_IO, path + ": read failed");
-    return ss.str();
-}
 
 std::string shape_str(const std::vector<int64_t> &s) {
     std::string out = "[";
@@ -154,7 +146,7 @@ std::shared_ptr<Weights> Weights::load(const std::string &folder, const Config &
     if (file_exists(index)) {
         json j;
         try {
-            j = json::parse(read_text(index));
+            j = json::parse(read_text_file(index));
         } catch (const json::exception &e) {
             throw Error(JET_ERR_FORMAT, index + ": invalid JSON: " + e.what());
         }
@@ -264,6 +256,15 @@ int64_t Weights::n_params() const {
     int64_t n = 0;
     for (const auto &kv : tensors_) n += kv.second.numel();
     return n;
+}
+
+std::string read_text_file(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(JET_ERR_IO, path + ": cannot open");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) throw Error(JET_ERR_IO, path + ": read failed");
+    return ss.str();
 }
 
 }  // namespace jet

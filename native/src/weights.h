@@ -12,6 +12,9 @@
 
 namespace jet {
 
+// Reads a whole (small) file, e.g. config.json. Throws jet::Error(JET_ERR_IO) naming the path.
+std::string read_text_file(const std::string &path);
+
 class Weights {
 public:
     // Opens config.json + model.safetensors / model.safetensors.index.json in `folder`,
