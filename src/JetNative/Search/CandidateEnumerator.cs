@@ -1,0 +1,91 @@
+using JetNative.Accounting;
+
+namespace JetNative.Search;
+
+/// <summary>
+/// Lists the JetBlock (dK, dV, H) candidates of a base config that meet a cache constraint: for each
+/// head count and key dim of the space, the largest value dim (a multiple of the step) whose cache
+/// stays within the constraint, kept when it also reaches the constraint's lower bound.
+/// </summary>
+public static class CandidateEnumerator
+{
+    /// <summary>The candidates, the base's own JetBlock first when it meets the constraint, then by heads and key dim.</summary>
+    public static IReadOnlyList<JetBlockDims> Enumerate(ModelShape baseShape, SearchSpace space, SearchConstraint constraint,
+        long context, CachePrecision precision)
+    {
+        ArgumentNullException.ThrowIfNull(baseShape);
+        ArgumentNullException.ThrowIfNull(space);
+        ArgumentNullException.ThrowIfNull(constraint);
+        if (baseShape.JetLayerCount == 0) throw SearchConstraint.NoJetBlocks();
+        space.Validate();
+        CheckFeasible(baseShape, constraint, context, precision);
+
+        var found = new List<JetBlockDims>();
+        if (Meets(baseShape, baseShape.JetBlock, constraint, context, precision)) found.Add(baseShape.JetBlock);
+        foreach (int h in space.Heads.Distinct().Order())
+        {
+            foreach (int dk in space.KeyDims.Distinct().Order())
+            {
+                JetBlockDims? best = null;
+                int first = (space.MinValueDim + space.ValueDimStep - 1) / space.ValueDimStep * space.ValueDimStep;
+                for (int dv = first; dv <= space.MaxValueDim; dv += space.ValueDimStep)
+                {
+                    var dims = new JetBlockDims(dk, dv, h);
+                    if (constraint.Measure(baseShape.WithShapeUnchecked(dims), context, precision) > constraint.Target) break;
+                    if ((long)h * dv % baseShape.JetGeneratorReduction == 0) best = dims;
+                }
+                if (best is JetBlockDims b && !found.Contains(b) && Meets(baseShape, b, constraint, context, precision))
+                    found.Add(b);
+            }
+        }
+        if (found.Count == 0)
+            throw new ArgumentException($"no JetBlock in the search space meets the constraint ({constraint}): " +
+                $"heads {string.Join(",", space.Heads)}, key dims {string.Join(",", space.KeyDims)}, " +
+                $"value dims {space.MinValueDim}..{space.MaxValueDim} step {space.ValueDimStep}; widen the space or the tolerance");
+        return found;
+    }
+
+    /// <summary>Checks explicit candidates against the constraint; throws naming the first that misses it.</summary>
+    public static IReadOnlyList<JetBlockDims> Check(ModelShape baseShape, IEnumerable<JetBlockDims> candidates, SearchConstraint constraint,
+        long context, CachePrecision precision)
+    {
+        if (baseShape.JetLayerCount == 0) throw SearchConstraint.NoJetBlocks();
+        CheckFeasible(baseShape, constraint, context, precision);
+        var list = candidates.Distinct().ToList();
+        if (list.Count == 0) throw new ArgumentException("the candidate list is empty");
+        foreach (JetBlockDims c in list)
+        {
+            ModelShape s = baseShape.WithJetBlock(c);
+            long m = constraint.Measure(s, context, precision);
+            if (!constraint.Accepts(m))
+                throw new ArgumentException($"candidate {c} does not meet the constraint ({constraint}): it has " +
+                    (constraint.Kind == SearchConstraintKind.StateSize ? $"{m:N0} elements" : ByteSize.Mebibytes(m)) +
+                    " (loosen it with --tolerance or --budget)");
+        }
+        return list;
+    }
+
+    private static bool Meets(ModelShape baseShape, JetBlockDims dims, SearchConstraint c, long context, CachePrecision precision) =>
+        (long)dims.Heads * dims.ValueDim % baseShape.JetGeneratorReduction == 0 &&
+        c.Accepts(c.Measure(baseShape.WithShapeUnchecked(dims), context, precision));
+
+    /// <summary>A budget below what the layers other than JetBlocks need can never be met: say so plainly.</summary>
+    private static void CheckFeasible(ModelShape baseShape, SearchConstraint constraint, long context, CachePrecision precision)
+    {
+        if (constraint.Target <= 0) throw new ArgumentException($"the constraint's target must be > 0, not {constraint.Target}");
+        if (!(constraint.Tolerance >= 0 && constraint.Tolerance < 1)) throw new ArgumentException($"the tolerance must be in [0, 1), not {constraint.Tolerance}");
+        if (constraint.Kind != SearchConstraintKind.CacheBudget) return;
+        CacheBreakdown b = CacheAccounting.PerSequence(baseShape, context, precision);
+        long fixedPart = b.AttentionKv + b.SlidingWindowKv;
+        if (constraint.Target <= fixedPart)
+            throw new ArgumentException($"impossible budget: {ByteSize.Mebibytes(constraint.Target)} per sequence is not more than the " +
+                $"{ByteSize.Mebibytes(fixedPart)} that the attention layers alone need at {context} tokens ({precision.Name})");
+    }
+}
+
+internal static class ModelShapeSearchExtensions
+{
+    /// <summary>WithJetBlock without the divisibility check (for measuring candidates under construction).</summary>
+    public static ModelShape WithShapeUnchecked(this ModelShape s, JetBlockDims d) =>
+        s with { JetKeyDim = d.KeyDim, JetValueDim = d.ValueDim, JetHeads = d.Heads };
+}
