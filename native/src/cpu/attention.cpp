@@ -151,7 +151,9 @@ void attention(const float *q, const float *k, const float *v, const int32_t *qp
                                  1, std::min<int64_t>((threads + pairs - 1) / pairs, L / 256)));
     const int64_t part_size = static_cast<int64_t>(group) * (hd + 2);
     std::vector<float> partials(splits > 1 ? static_cast<size_t>(pairs * splits * part_size) : 0);
-    parallel_for(pairs * splits, [&](int64_t b, int64_t e) {
+    // Tiny problems (a small model's decode step) run inline: waking the pool costs more.
+    const int64_t work = static_cast<int64_t>(T) * L * nh * hd;
+    parallel_for_min(pairs * splits, work < (1 << 16) ? pairs * splits : 1, [&](int64_t b, int64_t e) {
         Scratch s;
         std::vector<float> ml(splits > 1 ? 0 : 2 * group);
         for (int64_t it = b; it < e; ++it) {

@@ -170,7 +170,9 @@ void gated_delta_recurrent(const float *q, const float *k, const float *v, const
                            const float *beta, float *state, float *o, int T, int H, int dK, int dV,
                            float scale) {
     if (T <= 0 || H <= 0) return;
-    parallel_for(H, [&](int64_t b, int64_t e) {
+    // At least ~64K state updates per thread, so a small model's decode step runs inline.
+    const int64_t per_head = static_cast<int64_t>(T) * dK * dV;
+    parallel_for_min(H, std::max<int64_t>(1, (int64_t{1} << 16) / per_head), [&](int64_t b, int64_t e) {
         std::vector<float> kS(dV);
         for (int64_t h = b; h < e; ++h)
             recurrent_head(q, k, v, g, beta, state + h * dK * dV, o, T, H, static_cast<int>(h), dK,
