@@ -631,8 +631,9 @@ void CudaBackend::attn_layer(CudaCache &c, int li, int T, int seq, int pos0,
     const int64_t seq_stride = int64_t(st.cap) * kvd;
     const float theta = float(cf.rope_theta);
 
-    cuda::gemm(c.blas, w.xn, d, L.w_in, w.proj, true, T, d, qd + 2 * kvd, 0.0f);
-    mark(c, "attn qkv gemm");
+    cuda::gemm_rmsnorm(c.blas, w.x, L.ln1, cf.rms_norm_eps, w.xn, L.w_in, w.proj, true, T, d,
+                       qd + 2 * kvd, 0.0f);
+    mark(c, "attn rmsnorm + qkv gemm");
     if (!runs) {
         bf16 *kc = st.k + seq * seq_stride, *vc = st.v + seq * seq_stride;
         if (!st.ring) {
@@ -687,13 +688,13 @@ void CudaBackend::jet_layer(CudaCache &c, int li, int T, int seq,
     const int64_t s_n = int64_t(H) * dK * dV, c_n = int64_t(vd) * W;
     const float scale = 1.0f / std::sqrt(float(dK));
 
-    cuda::gemm(c.blas, w.xn, d, L.w_in, w.proj, true, T, d, P, 0.0f);
-    mark(c, "jet in-proj gemm");
+    cuda::gemm_rmsnorm(c.blas, w.x, L.ln1, cf.rms_norm_eps, w.xn, L.w_in, w.proj, true, T, d, P,
+                       0.0f);
+    mark(c, "jet rmsnorm + in-proj gemm");
     cuda::jet_qk_gates(w.proj, P, col_ab, L.A_log, L.dt_bias, w.q, w.k, w.g, w.beta, T, H, dK, s);
-    cuda::silu_to_bf16(w.proj + col_h, P, w.hid, T, r, s);
-    mark(c, "jet qk/gates/silu");
-    cuda::gemm(c.blas, w.hid, r, L.w2, w.kern, true, T, r, vd * W, 0.0f);
-    mark(c, "jet conv-generator gemm");
+    mark(c, "jet qk/gates");
+    cuda::gemm_silu(c.blas, w.proj + col_h, P, w.hid, L.w2, w.kern, true, T, r, vd * W, 0.0f);
+    mark(c, "jet silu + conv-generator gemm");
     if (!runs) {
         cuda::dynamic_conv(w.proj + col_u, P, w.kern, vd * W, L.b2, st.conv + seq * c_n, w.v, 1,
                            T, vd, W, s);
@@ -727,20 +728,15 @@ void CudaBackend::forward(CudaCache &c, int T, int seq, int pos0,
     for (int li = 0; li < cf.num_layers; ++li) {
         if (!runs) c.check_cancel();  // never inside a graph capture
         const Layer &L = layers_[size_t(li)];
-        cuda::rmsnorm(w.x, L.ln1, w.xn, T, d, cf.rms_norm_eps, s);
-        mark(c, "rmsnorm");
         if (L.type == JET_LAYER_JET)
             jet_layer(c, li, T, seq, runs);
         else
             attn_layer(c, li, T, seq, pos0, runs);
-        cuda::rmsnorm(w.x, L.ln2, w.xn, T, d, cf.rms_norm_eps, s);
-        mark(c, "rmsnorm");
-        cuda::gemm(c.blas, w.xn, d, L.gate_up, w.proj, true, T, d, 2 * I, 0.0f);
-        mark(c, "mlp gate/up gemm");
-        cuda::silu_mul(w.proj, w.y, T, I, s);
-        mark(c, "mlp silu*mul");
-        cuda::gemm(c.blas, w.y, I, L.down, w.x, true, T, I, d, 1.0f);
-        mark(c, "mlp down gemm");
+        cuda::gemm_rmsnorm(c.blas, w.x, L.ln2, cf.rms_norm_eps, w.xn, L.gate_up, w.proj, true, T,
+                           d, 2 * I, 0.0f);
+        mark(c, "mlp rmsnorm + gate/up gemm");
+        cuda::gemm_silu_mul(c.blas, w.proj, w.y, L.down, w.x, true, T, I, d, 1.0f);
+        mark(c, "mlp silu*mul + down gemm");
     }
 }
 

@@ -1,6 +1,14 @@
-// gemm.cu - y = x W^T: bf16 operands, fp32 accumulation. Few rows (decode, T <= 4): a
-// bandwidth-bound GEMV kernel (each warp streams whole weight rows with 16-byte loads, several
-// in flight, and serves all T tokens from one read of W); more rows: cuBLAS (CUBLAS_COMPUTE_32F).
+// gemm.cu - y = x W^T: bf16 operands, fp32 accumulation. Few rows (decode, T <= 4): bandwidth-
+// bound GEMV kernels; more rows: cuBLAS (CUBLAS_COMPUTE_32F).
+//
+// The decode GEMV (gemv_rows_kernel): a block owns R consecutive output rows; its threads split
+// K into 16-byte chunks, and for each chunk every thread issues the R weight loads (R x 16 bytes
+// in flight per thread) and reads the matching x chunk once for all R rows. The partial sums are
+// reduced across the block at the end. Its prologue can compute x on the fly from the fp32 value
+// that the unfused path would first turn into bf16 (RMSNorm, SiLU, SiLU(gate) * up), with the same
+// fp32 math and the same rounding to bf16, which saves that kernel's launch and pass.
+// The LM head (very large N, plain x) keeps the one-warp-per-row kernel (gemv_warp_kernel),
+// which already streams it at the copy bandwidth.
 #include "cuda/ops.h"
 
 namespace jet::cuda {
@@ -8,8 +16,26 @@ namespace jet::cuda {
 namespace {
 
 constexpr int kGemvMaxT = 4;
-constexpr int kGemvWarps = 8;  // rows per block
-constexpr int kUnroll = 4;     // 16-byte loads in flight per lane
+constexpr int kWarpRowsN = 65536;  // plain x and N >= this: gemv_warp_kernel
+constexpr int kGemvWarps = 8;      // gemv_warp_kernel: rows per block
+constexpr int kUnroll = 4;         // gemv_warp_kernel: 16-byte loads in flight per lane
+constexpr int kMaxThreads = 256;   // gemv_rows_kernel: threads per block, at most
+
+enum Prologue { kPlain = 0, kRms = 1, kSilu = 2, kSiluMul = 3 };
+
+struct GemvArgs {
+    const bf16 *xb;    // kPlain: bf16 x, row stride ld
+    const float *xf;   // other prologues: fp32 source, row stride ld
+    const bf16 *nw;    // kRms: norm weight [K]
+    int ld;
+    int off;           // kSiluMul: column of `up` in xf (gate at 0)
+    float eps;         // kRms
+    const bf16 *W;
+    void *y;
+    bool y_f32;
+    int K, N;
+    float beta;
+};
 
 __device__ __forceinline__ void fma8(float &acc, const uint4 &w, const uint4 &x) {
     const __nv_bfloat162 *w2 = reinterpret_cast<const __nv_bfloat162 *>(&w);
@@ -22,16 +48,153 @@ __device__ __forceinline__ void fma8(float &acc, const uint4 &w, const uint4 &x)
     }
 }
 
-// One warp per output column n (a row of W); K % 8 == 0, rows 16-byte aligned.
+__device__ __forceinline__ float silu(float x) { return x / (1.0f + __expf(-x)); }
+
+__device__ __forceinline__ uint4 pack8(const float (&v)[8]) {
+    uint4 r;
+    __nv_bfloat162 *p = reinterpret_cast<__nv_bfloat162 *>(&r);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) p[i] = __floats2bfloat162_rn(v[2 * i], v[2 * i + 1]);
+    return r;
+}
+
+__device__ __forceinline__ void load8(const float *p, float (&v)[8]) {
+    const float4 a = *reinterpret_cast<const float4 *>(p);
+    const float4 b = *reinterpret_cast<const float4 *>(p + 4);
+    v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+}
+
+// x chunk c (8 values) of token t as bf16, after the prologue.
+template <int P>
+__device__ __forceinline__ uint4 x_chunk(const GemvArgs &a, int t, int c, float scale) {
+    if constexpr (P == kPlain) {
+        return *reinterpret_cast<const uint4 *>(a.xb + int64_t(t) * a.ld + 8 * c);
+    } else {
+        float v[8];
+        const float *row = a.xf + int64_t(t) * a.ld + 8 * c;
+        load8(row, v);
+        if constexpr (P == kRms) {
+            const uint4 wv = __ldg(reinterpret_cast<const uint4 *>(a.nw) + c);
+            const __nv_bfloat162 *w2 = reinterpret_cast<const __nv_bfloat162 *>(&wv);
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const float2 wf = __bfloat1622float2(w2[i]);
+                v[2 * i] = v[2 * i] * scale * wf.x;
+                v[2 * i + 1] = v[2 * i + 1] * scale * wf.y;
+            }
+        } else if constexpr (P == kSilu) {
+#pragma unroll
+            for (int i = 0; i < 8; ++i) v[i] = silu(v[i]);
+        } else {
+            float u[8];
+            load8(row + a.off, u);
+#pragma unroll
+            for (int i = 0; i < 8; ++i) v[i] = silu(v[i]) * u[i];
+        }
+        return pack8(v);
+    }
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ void store_y(const GemvArgs &a, int t, int n, float v) {
+    const int64_t idx = int64_t(t) * a.N + n;
+    if (a.y_f32) {
+        float *yf = static_cast<float *>(a.y);
+        yf[idx] = a.beta != 0.0f ? v + a.beta * yf[idx] : v;
+    } else {
+        bf16 *yb = static_cast<bf16 *>(a.y);
+        yb[idx] = __float2bfloat16(a.beta != 0.0f ? v + a.beta * __bfloat162float(yb[idx]) : v);
+    }
+}
+
+// blockDim.x: a multiple of 32, at most kMaxThreads. K % 8 == 0; W, x rows 16-byte aligned.
+template <int T, int R, int P>
+__global__ void __launch_bounds__(kMaxThreads) gemv_rows_kernel(const GemvArgs a) {
+    __shared__ float red[kMaxThreads / 32][T * R];
+    __shared__ float scale_s[T];
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, nwarps = blockDim.x / 32;
+    const int n0 = blockIdx.x * R, C = a.K / 8;
+
+    float scale[T];
+#pragma unroll
+    for (int t = 0; t < T; ++t) scale[t] = 1.0f;
+    if constexpr (P == kRms) {
+        // RMSNorm scale of each token's x (the whole row of K fp32 values).
+        float ss[T];
+#pragma unroll
+        for (int t = 0; t < T; ++t) {
+            ss[t] = 0.0f;
+            const float4 *row = reinterpret_cast<const float4 *>(a.xf + int64_t(t) * a.ld);
+            for (int i = threadIdx.x; i < a.K / 4; i += blockDim.x) {
+                const float4 q = row[i];
+                ss[t] += q.x * q.x + q.y * q.y + q.z * q.z + q.w * q.w;
+            }
+            ss[t] = warp_sum(ss[t]);
+            if (lane == 0) red[warp][t] = ss[t];
+        }
+        __syncthreads();
+        if (threadIdx.x < T) {
+            float s = 0.0f;
+            for (int w = 0; w < nwarps; ++w) s += red[w][threadIdx.x];
+            scale_s[threadIdx.x] = rsqrtf(s / float(a.K) + a.eps);
+        }
+        __syncthreads();
+#pragma unroll
+        for (int t = 0; t < T; ++t) scale[t] = scale_s[t];
+    }
+
+    const uint4 *wr[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+        wr[r] = reinterpret_cast<const uint4 *>(a.W + int64_t(min(n0 + r, a.N - 1)) * a.K);
+    float acc[T][R];
+#pragma unroll
+    for (int t = 0; t < T; ++t)
+#pragma unroll
+        for (int r = 0; r < R; ++r) acc[t][r] = 0.0f;
+
+#pragma unroll 2
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        uint4 w[R];
+#pragma unroll
+        for (int r = 0; r < R; ++r) w[r] = __ldg(wr[r] + c);
+#pragma unroll
+        for (int t = 0; t < T; ++t) {
+            const uint4 xv = x_chunk<P>(a, t, c, scale[t]);
+#pragma unroll
+            for (int r = 0; r < R; ++r) fma8(acc[t][r], w[r], xv);
+        }
+    }
+
+    if constexpr (P == kRms) __syncthreads();  // red[] held the norm partials
+#pragma unroll
+    for (int t = 0; t < T; ++t)
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+            const float v = warp_sum(acc[t][r]);
+            if (lane == 0) red[warp][t * R + r] = v;
+        }
+    __syncthreads();
+    if (threadIdx.x < T * R) {
+        const int t = threadIdx.x / R, n = n0 + threadIdx.x % R;
+        float v = 0.0f;
+        for (int w = 0; w < nwarps; ++w) v += red[w][threadIdx.x];
+        if (n < a.N) store_y(a, t, n, v);
+    }
+}
+
+// One warp per output row n; 8 rows per block.
 template <int T>
-__global__ void __launch_bounds__(kGemvWarps * 32)
-    gemv_kernel(const bf16 *__restrict__ x, int ldx, const bf16 *__restrict__ W,
-                void *__restrict__ y, bool y_f32, int K, int N, float beta) {
+__global__ void __launch_bounds__(kGemvWarps * 32) gemv_warp_kernel(const GemvArgs a) {
     const int n = blockIdx.x * kGemvWarps + threadIdx.x / 32;
     const int lane = threadIdx.x % 32;
-    if (n >= N) return;
-    const uint4 *wr = reinterpret_cast<const uint4 *>(W + int64_t(n) * K);
-    const int k8 = K / 8;
+    if (n >= a.N) return;
+    const uint4 *wr = reinterpret_cast<const uint4 *>(a.W + int64_t(n) * a.K);
+    const int k8 = a.K / 8;
     float acc[T];
 #pragma unroll
     for (int t = 0; t < T; ++t) acc[t] = 0.0f;
@@ -42,7 +205,7 @@ __global__ void __launch_bounds__(kGemvWarps * 32)
         for (int u = 0; u < kUnroll; ++u) w[u] = __ldg(wr + i + 32 * u);
 #pragma unroll
         for (int t = 0; t < T; ++t) {
-            const uint4 *xr = reinterpret_cast<const uint4 *>(x + int64_t(t) * ldx);
+            const uint4 *xr = reinterpret_cast<const uint4 *>(a.xb + int64_t(t) * a.ld);
 #pragma unroll
             for (int u = 0; u < kUnroll; ++u) fma8(acc[t], w[u], xr[i + 32 * u]);
         }
@@ -51,49 +214,86 @@ __global__ void __launch_bounds__(kGemvWarps * 32)
         const uint4 w = __ldg(wr + i);
 #pragma unroll
         for (int t = 0; t < T; ++t)
-            fma8(acc[t], w, reinterpret_cast<const uint4 *>(x + int64_t(t) * ldx)[i]);
+            fma8(acc[t], w, reinterpret_cast<const uint4 *>(a.xb + int64_t(t) * a.ld)[i]);
     }
 #pragma unroll
     for (int t = 0; t < T; ++t) {
-        float v = acc[t];
-        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-        if (lane == 0) {
-            const int64_t idx = int64_t(t) * N + n;
-            if (y_f32) {
-                float *yf = static_cast<float *>(y);
-                yf[idx] = beta != 0.0f ? v + beta * yf[idx] : v;
-            } else {
-                bf16 *yb = static_cast<bf16 *>(y);
-                yb[idx] = __float2bfloat16(beta != 0.0f ? v + beta * __bfloat162float(yb[idx]) : v);
-            }
-        }
+        const float v = warp_sum(acc[t]);
+        if (lane == 0) store_y(a, t, n, v);
     }
 }
 
-template <int T>
-void launch_gemv(const bf16 *x, int ldx, const bf16 *W, void *y, bool y_f32, int K, int N,
-                 float beta, cudaStream_t s) {
-    gemv_kernel<T><<<(N + kGemvWarps - 1) / kGemvWarps, kGemvWarps * 32, 0, s>>>(
-        x, ldx, W, y, y_f32, K, N, beta);
+// Threads per block: the 16-byte chunks of a row spread evenly, rounded up to whole warps.
+int threads_for(int K) {
+    const int C = K / 8;
+    const int per = (C + kMaxThreads - 1) / kMaxThreads;
+    const int t = (C + per - 1) / per;
+    return (t + 31) / 32 * 32;
+}
+
+template <int T, int P>
+void launch_rows(const GemvArgs &a, cudaStream_t s) {
+    const int th = threads_for(a.K);
+    if (a.N >= 8192) {
+        gemv_rows_kernel<T, 8, P><<<(a.N + 7) / 8, th, 0, s>>>(a);
+    } else {
+        gemv_rows_kernel<T, 4, P><<<(a.N + 3) / 4, th, 0, s>>>(a);
+    }
     check_launch("gemv");
 }
 
+template <int P>
+void launch_gemv(const GemvArgs &a, int T, cudaStream_t s) {
+    if (P == kPlain && a.N >= kWarpRowsN) {
+        const int blocks = (a.N + kGemvWarps - 1) / kGemvWarps;
+        switch (T) {
+        case 1: gemv_warp_kernel<1><<<blocks, kGemvWarps * 32, 0, s>>>(a); break;
+        case 2: gemv_warp_kernel<2><<<blocks, kGemvWarps * 32, 0, s>>>(a); break;
+        case 3: gemv_warp_kernel<3><<<blocks, kGemvWarps * 32, 0, s>>>(a); break;
+        default: gemv_warp_kernel<4><<<blocks, kGemvWarps * 32, 0, s>>>(a); break;
+        }
+        check_launch("gemv");
+        return;
+    }
+    switch (T) {
+    case 1: launch_rows<1, P>(a, s); return;
+    case 2: launch_rows<2, P>(a, s); return;
+    case 3: launch_rows<3, P>(a, s); return;
+    default: launch_rows<4, P>(a, s); return;
+    }
+}
+
 bool aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+// The GEMV serves T <= 4 with K % 8 == 0 and 16-byte aligned rows (x row stride in elements
+// of x_bytes each).
+bool gemv_fits(const void *x, int ldx, int x_bytes, const bf16 *W, int T, int K) {
+    return T <= kGemvMaxT && K % 8 == 0 && (int64_t(ldx) * x_bytes) % 16 == 0 && aligned16(x) &&
+           aligned16(W);
+}
+
+cudaStream_t stream_of(cublasHandle_t h) {
+    cudaStream_t s = nullptr;
+    check(cublasGetStream(h, &s), "cublasGetStream");
+    return s;
+}
+
+GemvArgs make_args(const bf16 *W, void *y, bool y_f32, int K, int N, float beta) {
+    GemvArgs a{};
+    a.W = W, a.y = y, a.y_f32 = y_f32, a.K = K, a.N = N, a.beta = beta;
+    return a;
+}
 
 }  // namespace
 
 void gemm(cublasHandle_t h, const bf16 *x, int ldx, const bf16 *W, void *y, bool y_f32, int T,
           int K, int N, float beta) {
     if (T <= 0 || N <= 0) return;
-    if (T <= kGemvMaxT && K % 8 == 0 && ldx % 8 == 0 && aligned16(x) && aligned16(W)) {
-        cudaStream_t s = nullptr;
-        check(cublasGetStream(h, &s), "cublasGetStream");
-        switch (T) {
-        case 1: launch_gemv<1>(x, ldx, W, y, y_f32, K, N, beta, s); return;
-        case 2: launch_gemv<2>(x, ldx, W, y, y_f32, K, N, beta, s); return;
-        case 3: launch_gemv<3>(x, ldx, W, y, y_f32, K, N, beta, s); return;
-        default: launch_gemv<4>(x, ldx, W, y, y_f32, K, N, beta, s); return;
-        }
+    if (gemv_fits(x, ldx, 2, W, T, K)) {
+        GemvArgs a = make_args(W, y, y_f32, K, N, beta);
+        a.xb = x, a.ld = ldx;
+        launch_gemv<kPlain>(a, T, stream_of(h));
+        return;
     }
     const float alpha = 1.0f;
     // Row-major y[T,N] = x[T,K] W[N,K]^T is column-major y^T[N,T] = op_T(W) x^T, with W seen as
@@ -102,6 +302,45 @@ void gemm(cublasHandle_t h, const bf16 *x, int ldx, const bf16 *W, void *y, bool
                        CUDA_R_16BF, ldx, &beta, y, y_f32 ? CUDA_R_32F : CUDA_R_16BF, N,
                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
           "cublasGemmEx");
+}
+
+void gemm_rmsnorm(cublasHandle_t h, const float *x, const bf16 *norm_w, float eps, bf16 *xn,
+                  const bf16 *W, void *y, bool y_f32, int T, int K, int N, float beta) {
+    if (T <= 0 || N <= 0) return;
+    if (gemv_fits(x, K, 4, W, T, K) && aligned16(norm_w)) {
+        GemvArgs a = make_args(W, y, y_f32, K, N, beta);
+        a.xf = x, a.ld = K, a.nw = norm_w, a.eps = eps;
+        launch_gemv<kRms>(a, T, stream_of(h));
+        return;
+    }
+    rmsnorm(x, norm_w, xn, T, K, eps, stream_of(h));
+    gemm(h, xn, K, W, y, y_f32, T, K, N, beta);
+}
+
+void gemm_silu(cublasHandle_t h, const float *x, int ldx, bf16 *act, const bf16 *W, void *y,
+               bool y_f32, int T, int K, int N, float beta) {
+    if (T <= 0 || N <= 0) return;
+    if (gemv_fits(x, ldx, 4, W, T, K)) {
+        GemvArgs a = make_args(W, y, y_f32, K, N, beta);
+        a.xf = x, a.ld = ldx;
+        launch_gemv<kSilu>(a, T, stream_of(h));
+        return;
+    }
+    silu_to_bf16(x, ldx, act, T, K, stream_of(h));
+    gemm(h, act, K, W, y, y_f32, T, K, N, beta);
+}
+
+void gemm_silu_mul(cublasHandle_t h, const float *gu, bf16 *act, const bf16 *W, void *y,
+                   bool y_f32, int T, int K, int N, float beta) {
+    if (T <= 0 || N <= 0) return;
+    if (gemv_fits(gu, 2 * K, 4, W, T, K)) {
+        GemvArgs a = make_args(W, y, y_f32, K, N, beta);
+        a.xf = gu, a.ld = 2 * K, a.off = K;
+        launch_gemv<kSiluMul>(a, T, stream_of(h));
+        return;
+    }
+    silu_mul(gu, act, T, K, stream_of(h));
+    gemm(h, act, K, W, y, y_f32, T, K, N, beta);
 }
 
 }  // namespace jet::cuda

@@ -31,6 +31,19 @@ void check_launch(const char *what);
 // residual add of o_proj / down_proj comes free). The handle must be bound to the stream.
 void gemm(cublasHandle_t h, const bf16 *x, int ldx, const bf16 *W, void *y, bool y_f32, int T,
           int K, int N, float beta);
+// y = RMSNorm(x) W^T (+ beta * y): x fp32 [T, K] (row stride K), norm_w bf16 [K]; the same
+// math and bf16 rounding as rmsnorm() followed by gemm(). For T <= 4 the norm is computed in the
+// GEMV's prologue (one launch, xn untouched); otherwise xn (bf16 [T, K]) is the scratch for it.
+void gemm_rmsnorm(cublasHandle_t h, const float *x, const bf16 *norm_w, float eps, bf16 *xn,
+                  const bf16 *W, void *y, bool y_f32, int T, int K, int N, float beta);
+// y = silu(x) W^T (+ beta * y): x fp32 [T, K] with row stride ldx; like silu_to_bf16() then
+// gemm(), fused for T <= 4; act (bf16 [T, K]) is the scratch otherwise.
+void gemm_silu(cublasHandle_t h, const float *x, int ldx, bf16 *act, const bf16 *W, void *y,
+               bool y_f32, int T, int K, int N, float beta);
+// y = (silu(gate) * up) W^T (+ beta * y): gu fp32 [T, 2K] holds gate then up (the MLP); like
+// silu_mul() then gemm(), fused for T <= 4; act (bf16 [T, K]) is the scratch otherwise.
+void gemm_silu_mul(cublasHandle_t h, const float *gu, bf16 *act, const bf16 *W, void *y,
+                   bool y_f32, int T, int K, int N, float beta);
 
 // ---------------------------------------------------------------- embedding.cu
 // x[T, D] (fp32) = table[ids[t], :] (bf16 [V, D]).
