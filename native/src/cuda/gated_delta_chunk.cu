@@ -16,6 +16,7 @@
 // A last, shorter chunk is padded with k = q = v = 0, g = 0, beta = 0, which changes nothing.
 #include <mma.h>
 
+#include <algorithm>
 #include <string>
 
 #include "cuda/kernels.h"
@@ -34,7 +35,7 @@ constexpr int kThreads = 128;  // prep: 4 warps
 constexpr int kWarps = kThreads / 32;
 constexpr int kScanThreads = 256;  // scan: 8 warps
 constexpr int kScanWarps = kScanThreads / 32;
-constexpr int kMaxDK = 128;
+constexpr int kMaxDK = 256;
 
 using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major>;
 using FragAc = wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::col_major>;
@@ -267,7 +268,7 @@ __global__ void __launch_bounds__(kThreads)
     bf16 *u_out = ws.U + (bh * Tp + t0) * dV;
     const bf16 *vsrc = v + (tok0 * H + h) * dV;
     for (int c0 = 0; c0 < dV; c0 += kC) {
-        const int w = min(kC, dV - c0);  // multiple of 32
+        const int w = min(kC, dV - c0);  // multiple of 16
         __syncthreads();                 // previous piece fully consumed
         const int vecs = w / 8;
         for (int i = threadIdx.x; i < kC * vecs; i += kThreads) {
@@ -304,7 +305,9 @@ __global__ void __launch_bounds__(kThreads)
 
 // ------------------------------------------------------------------ kernel 2: the scan
 // Per chunk: the inputs (Q, K, W, Aqk, U, gamma) of chunk c + 1 stream into the other stage by
-// cp.async while chunk c is computed (ST = 2; ST = 1 where shared memory is short).
+// cp.async while chunk c is computed (ST = 2; ST = 1 where shared memory is short: on the H100
+// dK <= 128 gets two stages, dK = 192 and 256 one). A block owns kDVT = 32 state columns, the
+// last one only 16 when dV % 32 == 16 (ncol; the columns past it are never read or written).
 struct ScanSmem {
     size_t stage, Qs, Ks, Ws, Aq, Us, gam, Ef, Of, Eb, Ed, Sf, Sb, total;
     __host__ __device__ ScanSmem(int dK, int stages) {
@@ -362,6 +365,7 @@ __global__ void __launch_bounds__(kScanThreads)
     bf16 *Sb = reinterpret_cast<bf16 *>(smem + L.Sb);
     const int ldk = dK + 8, ldq = kC + 8, ldf = kDVT + 4, ldb = kDVT + 8;
     const int col0 = blockIdx.x * kDVT, h = blockIdx.y, b = blockIdx.z;
+    const int ncol = min(kDVT, dV - col0);  // 32, or 16 in the last block
     const int warp = threadIdx.x / 32;
     const int64_t bh = int64_t(b) * H + h;
     const int nchunks = (T + kC - 1) / kC, Tp = nchunks * kC;
@@ -375,7 +379,7 @@ __global__ void __launch_bounds__(kScanThreads)
         load_rows_async(reinterpret_cast<bf16 *>(base + L.Ks), ldk, k + (tok0 * H + h) * dK, int64_t(H) * dK, n, dK);
         load_rows_async(reinterpret_cast<bf16 *>(base + L.Ws), ldk, ws.W + wrow * dK, dK, kC, dK);
         load_rows_async(reinterpret_cast<bf16 *>(base + L.Aq), ldq, ws.Aqk + wrow * kC, kC, kC, kC);
-        load_rows_async(reinterpret_cast<bf16 *>(base + L.Us), ldb, ws.U + wrow * dV + col0, dV, kC, kDVT);
+        load_rows_async(reinterpret_cast<bf16 *>(base + L.Us), ldb, ws.U + wrow * dV + col0, dV, kC, ncol);
         if (threadIdx.x < kC / 4)
             cp_async16(reinterpret_cast<float *>(base + L.gam) + threadIdx.x * 4,
                        ws.gamma + wrow + threadIdx.x * 4, true);
@@ -384,7 +388,7 @@ __global__ void __launch_bounds__(kScanThreads)
     float *S = state + bh * dK * dV + col0;
     for (int i = threadIdx.x; i < dK * kDVT; i += kScanThreads) {
         const int r = i / kDVT, c = i % kDVT;
-        const float val = S[int64_t(r) * dV + c];
+        const float val = c < ncol ? S[int64_t(r) * dV + c] : 0.0f;
         Sf[r * ldf + c] = val;
         Sb[r * ldb + c] = __float2bfloat16(val);
     }
@@ -393,7 +397,7 @@ __global__ void __launch_bounds__(kScanThreads)
         cp_async_commit();
     }
 
-    const int ntn = kDVT / 16;   // output column tiles
+    const int ntn = ncol / 16;   // output column tiles
     const int nkm = dK / 16;     // state row tiles
     for (int chunk = 0; chunk < nchunks; ++chunk) {
         const int st = ST == 2 ? (chunk & 1) : 0;
@@ -443,6 +447,7 @@ __global__ void __launch_bounds__(kScanThreads)
         const float gC = gam[kC - 1];
         for (int i = threadIdx.x; i < kC * kDVT; i += kScanThreads) {
             const int r = i / kDVT, c = i % kDVT;
+            if (c >= ncol) continue;
             const float e = __bfloat162float(Us[r * ldb + c]) - Ef[r * ldf + c];
             Eb[r * ldb + c] = __float2bfloat16(e);
             Ed[r * ldb + c] = __float2bfloat16(e * __expf(gC - gam[r]));
@@ -487,7 +492,7 @@ __global__ void __launch_bounds__(kScanThreads)
         float *orow = o + (tok0 * H + h) * dV + col0;
         for (int i = threadIdx.x; i < kC * kDVT; i += kScanThreads) {
             const int r = i / kDVT, c = i % kDVT;
-            if (r < n) orow[int64_t(r) * H * dV + c] = scale * Of[r * ldf + c];
+            if (r < n && c < ncol) orow[int64_t(r) * H * dV + c] = scale * Of[r * ldf + c];
         }
         for (int i = threadIdx.x; i < dK * kDVT; i += kScanThreads) {
             const int r = i / kDVT, c = i % kDVT;
@@ -498,7 +503,7 @@ __global__ void __launch_bounds__(kScanThreads)
     __syncthreads();
     for (int i = threadIdx.x; i < dK * kDVT; i += kScanThreads) {
         const int r = i / kDVT, c = i % kDVT;
-        S[int64_t(r) * dV + c] = Sf[r * ldf + c];
+        if (c < ncol) S[int64_t(r) * dV + c] = Sf[r * ldf + c];
     }
 }
 
@@ -515,13 +520,13 @@ void gated_delta_chunk(const bf16 *q, const bf16 *k, const bf16 *v, const float 
                        const float *beta, float *state, float *o, int B, int T, int H, int dK,
                        int dV, float scale, void *workspace, size_t workspace_bytes,
                        cudaStream_t s) {
-    if (B < 1 || T < 1 || H < 1 || dK < 16 || dK > kMaxDK || dK % 16 != 0 || dV < 32 ||
-        dV % 32 != 0 || B > 65535 || H > 65535)
+    if (B < 1 || T < 1 || H < 1 || dK < 16 || dK > kMaxDK || dK % 16 != 0 || dV < 16 ||
+        dV % 16 != 0 || B > 65535 || H > 65535)
         throw Error(JET_ERR_INVALID_ARGUMENT,
                     "gated_delta_chunk: unsupported sizes B=" + std::to_string(B) +
                         " T=" + std::to_string(T) + " H=" + std::to_string(H) +
                         " dK=" + std::to_string(dK) + " dV=" + std::to_string(dV) +
-                        " (dK % 16 == 0, dK <= 128, dV % 32 == 0)");
+                        " (dK % 16 == 0, dK <= 256, dV % 16 == 0)");
     if (!q || !k || !v || !g || !beta || !state || !o || !workspace)
         throw Error(JET_ERR_INVALID_ARGUMENT, "gated_delta_chunk: null pointer");
     if (!aligned16(q) || !aligned16(k) || !aligned16(v) || !aligned16(workspace))
@@ -540,6 +545,12 @@ void gated_delta_chunk(const bf16 *q, const bf16 *k, const bf16 *v, const float 
     check(cudaGetDevice(&dev), "gated_delta_chunk (cudaGetDevice)");
     check(cudaDeviceGetAttribute(&smem_max, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev),
           "gated_delta_chunk (smem limit)");
+    if (prep_smem > size_t(smem_max) || ScanSmem(dK, 1).total > size_t(smem_max))
+        throw Error(JET_ERR_INVALID_ARGUMENT,
+                    "gated_delta_chunk: dK=" + std::to_string(dK) + " needs " +
+                        std::to_string(std::max(prep_smem, ScanSmem(dK, 1).total)) +
+                        " bytes of shared memory per block, this GPU has " +
+                        std::to_string(smem_max));
     const bool two = ScanSmem(dK, 2).total <= size_t(smem_max);
     const size_t scan_smem = ScanSmem(dK, two ? 2 : 1).total;
     check(cudaFuncSetAttribute(gdc_prep_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -551,7 +562,7 @@ void gated_delta_chunk(const bf16 *q, const bf16 *k, const bf16 *v, const float 
     gdc_prep_kernel<<<dim3(unsigned(nchunks), unsigned(H), unsigned(B)), kThreads, prep_smem, s>>>(
         q, k, v, g, beta, ws, T, H, dK, dV);
     check_launch("gated_delta_chunk (prep)");
-    scan<<<dim3(unsigned(dV / kDVT), unsigned(H), unsigned(B)), kScanThreads, scan_smem, s>>>(
+    scan<<<dim3(unsigned((dV + kDVT - 1) / kDVT), unsigned(H), unsigned(B)), kScanThreads, scan_smem, s>>>(
         q, k, ws, state, o, T, H, dK, dV, scale);
     check_launch("gated_delta_chunk (scan)");
 }

@@ -3,6 +3,8 @@
 // once, so the kernel is laid out for bandwidth: the columns of S are independent
 // (S^T k, the update and S^T q all work column by column), so a block owns 32 columns of one
 // head and splits the dK rows over 8 row groups; a warp reads 32 consecutive floats of one row.
+// Each thread keeps its rows of the column in registers: 16 rows (dK <= 128) or, in a second
+// instantiation, 32 rows (dK <= 256), so the common small heads keep their register budget.
 //   S <- exp(g) S;  e = beta (v - S^T k);  S <- S + k e^T;  o = scale S^T q
 #include <string>
 
@@ -16,15 +18,16 @@ namespace {
 
 constexpr int kCols = 32;       // state columns per block (one per lane)
 constexpr int kGroups = 8;      // row groups (warps) per block
-constexpr int kMaxDK = 128;
-constexpr int kRows = kMaxDK / kGroups;  // rows per thread, at most
+constexpr int kMaxDK = 256;
 
+// kRows: rows per thread, at most (dK <= kRows * kGroups).
+template <int kRows>
 __global__ void __launch_bounds__(kCols *kGroups)
     gated_delta_step_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
                             const bf16 *__restrict__ v, const float *__restrict__ g,
                             const float *__restrict__ beta, float *__restrict__ state,
                             float *__restrict__ o, int H, int dK, int dV, float scale) {
-    __shared__ float sq[kMaxDK], sk[kMaxDK];
+    __shared__ float sq[kRows * kGroups], sk[kRows * kGroups];
     __shared__ float red[kGroups][kCols];
     __shared__ float se[kCols];
     const int lane = threadIdx.x, grp = threadIdx.y;
@@ -89,12 +92,16 @@ void gated_delta_step(const bf16 *q, const bf16 *k, const bf16 *v, const float *
         throw Error(JET_ERR_INVALID_ARGUMENT,
                     "gated_delta_step: unsupported sizes B=" + std::to_string(B) +
                         " H=" + std::to_string(H) + " dK=" + std::to_string(dK) +
-                        " dV=" + std::to_string(dV) + " (dK <= 128)");
+                        " dV=" + std::to_string(dV) + " (dK <= 256)");
     if (!q || !k || !v || !g || !beta || !state || !o)
         throw Error(JET_ERR_INVALID_ARGUMENT, "gated_delta_step: null tensor pointer");
     const dim3 grid(unsigned((dV + kCols - 1) / kCols), unsigned(H), unsigned(B));
-    gated_delta_step_kernel<<<grid, dim3(kCols, kGroups), 0, s>>>(q, k, v, g, beta, state, o, H,
-                                                                    dK, dV, scale);
+    if (dK <= 16 * kGroups)
+        gated_delta_step_kernel<16><<<grid, dim3(kCols, kGroups), 0, s>>>(q, k, v, g, beta, state,
+                                                                          o, H, dK, dV, scale);
+    else
+        gated_delta_step_kernel<32><<<grid, dim3(kCols, kGroups), 0, s>>>(q, k, v, g, beta, state,
+                                                                          o, H, dK, dV, scale);
     check_launch("gated_delta_step");
 }
 

@@ -62,7 +62,9 @@ void attention_decode(const bf16 *q, const bf16 *k, const bf16 *v, const int32_t
 //   g     fp32 [B, T, H]          log decay (<= 0); beta fp32 [B, T, H] in (0, 1)
 //   state fp32 [B, H, dK, dV]     read (initial state; zeros at sequence start) and updated
 //   o     fp32 [B, T, H, dV]      o_t = scale * S_t^T q_t
-// Supports dK % 16 == 0 with dK <= 128 and dV % 32 == 0.
+// Supports dK % 16 == 0 with dK <= 256 and dV % 16 == 0. dK = 256 needs ~197 KB of shared memory
+// per block: fine on sm_90 (227 KB), more than sm_80's 163 KB, where it throws
+// JET_ERR_INVALID_ARGUMENT (dK <= 192 runs on both).
 size_t gated_delta_chunk_workspace_bytes(int B, int T, int H, int dK, int dV);
 void gated_delta_chunk(const bf16 *q, const bf16 *k, const bf16 *v, const float *g,
                        const float *beta, float *state, float *o, int B, int T, int H, int dK,
@@ -73,7 +75,7 @@ void gated_delta_chunk(const bf16 *q, const bf16 *k, const bf16 *v, const float 
 // One recurrent step (spec 4.4) for each of B sequences (decode):
 //   q, k  bf16 [B, H, dK] (L2-normalised), v bf16 [B, H, dV], g, beta fp32 [B, H]
 //   state fp32 [B, H, dK, dV] read and updated; o fp32 [B, H, dV].
-// Supports dK <= 128 (any), dV any.
+// Supports dK <= 256 (any), dV any.
 void gated_delta_step(const bf16 *q, const bf16 *k, const bf16 *v, const float *g,
                       const float *beta, float *state, float *o, int B, int H, int dK, int dV,
                       float scale, cudaStream_t s);

@@ -1,6 +1,6 @@
 // Tests for cuda/gated_delta_chunk.cu (chunked prefill, bf16 tensor cores, fp32 state) against
 // the CPU recurrent operator on the same bf16-rounded inputs: T = 1, lengths around the chunk
-// size, batch > 1, long T, dK 16..128, strong decay with beta = 0, a non-zero initial state;
+// size, batch > 1, long T, dK 16..256, dV % 32 == 16, strong decay with beta = 0, a non-zero initial state;
 // then against the goldens of fla's fp32 reference (../shared/fixtures/kernels).
 // Tolerances: random inputs, relative RMS <= 6e-3 on o and on the final state (bf16 operands of
 // W, U, Aqk, E and S in the tensor-core products; the CPU reference is fp32 throughout).
@@ -106,6 +106,28 @@ TEST(CudaGatedDeltaChunk, HeadSizes) {
     check_case(make_inputs(1, 150, 12, 96, 256, 3), "2B heads");
 }
 
+// The PostNAS candidates' key dims (192/192/8, 256) and value dims that are multiples of 16 but
+// not 32 (the last scan block owns 16 columns). dK = 256 needs sm_90's shared memory; on a GPU
+// with less, the launcher must refuse it with a jet::Error instead.
+TEST(CudaGatedDeltaChunk, LargeKeyDims) {
+    JET_SKIP_WITHOUT_CUDA();
+    check_case(make_inputs(2, 200, 3, 192, 192, 11), "dK192");
+    check_case(make_inputs(1, 130, 2, 192, 208, 12), "dK192 dV208");
+    check_case(make_inputs(1, 70, 2, 128, 288, 13), "dK128 dV288");
+    check_case(make_inputs(1, 100, 3, 96, 48, 14), "dV48");
+    int dev = 0, smem = 0;
+    ASSERT_EQ(cudaGetDevice(&dev), cudaSuccess);
+    ASSERT_EQ(cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev),
+              cudaSuccess);
+    if (smem >= 200 * 1024) {
+        check_case(make_inputs(1, 200, 2, 256, 256, 15), "dK256");
+        check_case(make_inputs(1, 65, 2, 256, 80, 16), "dK256 dV80");
+    } else {
+        Inputs in = make_inputs(1, 64, 1, 256, 64, 17);
+        EXPECT_THROW(run_gpu(in, 0.0625f), jet::Error);
+    }
+}
+
 TEST(CudaGatedDeltaChunk, LongSequence) {
     JET_SKIP_WITHOUT_CUDA();
     check_case(make_inputs(1, 4096, 2, 96, 256, 4), "long");
@@ -172,8 +194,8 @@ TEST(CudaGatedDeltaChunk, RejectsBadArguments) {
                                      nullptr);
     };
     EXPECT_THROW(call(100, 64, wsb), jet::Error);  // dK not a multiple of 16
-    EXPECT_THROW(call(96, 48, wsb), jet::Error);   // dV not a multiple of 32
-    EXPECT_THROW(call(144, 64, wsb), jet::Error);  // dK > 128
+    EXPECT_THROW(call(96, 40, wsb), jet::Error);   // dV not a multiple of 16
+    EXPECT_THROW(call(272, 64, wsb), jet::Error);  // dK > 256
     EXPECT_THROW(call(96, 64, wsb - 1), jet::Error);
 }
 

@@ -1,6 +1,6 @@
 // Tests for cuda/gated_delta_step.cu (the recurrent decode step, fp32 state) against the CPU
 // recurrent operator on the same bf16-rounded inputs: a batch of sequences with different
-// states over several steps, the 2B's and 4B's head sizes, odd sizes (dK and dV not multiples
+// states over several steps, the 2B's and 4B's head sizes, dK 129..256, odd sizes (dK and dV not multiples
 // of 32), strong decay. The kernel's math is fp32 like the reference: relative RMS <= 1e-5.
 #include <gtest/gtest.h>
 
@@ -72,6 +72,13 @@ TEST(CudaGatedDeltaStep, FourBHeads) {
     run_case(2, 16, 128, 256, 2, 2);
 }
 
+TEST(CudaGatedDeltaStep, LargeKeyDims) {  // the PostNAS candidates 192/192/8 and dK = 256
+    JET_SKIP_WITHOUT_CUDA();
+    run_case(2, 8, 192, 192, 3, 6);
+    run_case(1, 4, 256, 576, 2, 7);
+    run_case(1, 2, 129, 50, 2, 8);
+}
+
 TEST(CudaGatedDeltaStep, OddSizes) {
     JET_SKIP_WITHOUT_CUDA();
     run_case(1, 3, 20, 50, 3, 3);
@@ -88,8 +95,8 @@ TEST(CudaGatedDeltaStep, RejectsBadArguments) {
     DevBuf<bf16> b16(1 << 12);
     DevBuf<float> f32(1 << 16);
     EXPECT_THROW(jet::cuda::gated_delta_step(b16.get(), b16.get(), b16.get(), f32.get(), f32.get(),
-                                             f32.get(), f32.get(), 1, 1, 129, 4, 1.f, nullptr),
-                 jet::Error);  // dK > 128
+                                             f32.get(), f32.get(), 1, 1, 257, 4, 1.f, nullptr),
+                 jet::Error);  // dK > 256
     EXPECT_THROW(jet::cuda::gated_delta_step(b16.get(), b16.get(), nullptr, f32.get(), f32.get(),
                                              f32.get(), f32.get(), 1, 1, 16, 4, 1.f, nullptr),
                  jet::Error);
