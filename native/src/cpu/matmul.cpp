@@ -41,64 +41,32 @@ constexpr int kNB = 64;   // columns per work item (a multiple of kNR)
 
 // ---- decode path -------------------------------------------------------------------------
 
-JET_CLONES
-void gemv_rows(const float *x, const float *W, const float *bias, float *y, int T, int K, int N,
-               int64_t n0, int64_t n1) {
-    int64_t n = n0;
-    for (; n + 4 <= n1; n += 4) {
-        const float *w0 = W + n * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
-        for (int t = 0; t < T; ++t) {
-            const float *xt = x + static_cast<int64_t>(t) * K;
-            float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-            for (int k = 0; k < K; ++k) {
-                s0 += xt[k] * w0[k];
-                s1 += xt[k] * w1[k];
-                s2 += xt[k] * w2[k];
-                s3 += xt[k] * w3[k];
-            }
-            float *yt = y + static_cast<int64_t>(t) * N + n;
-            yt[0] = s0 + (bias ? bias[n] : 0.f);
-            yt[1] = s1 + (bias ? bias[n + 1] : 0.f);
-            yt[2] = s2 + (bias ? bias[n + 2] : 0.f);
-            yt[3] = s3 + (bias ? bias[n + 3] : 0.f);
-        }
-    }
-    for (; n < n1; ++n) {
-        const float *w0 = W + n * K;
-        for (int t = 0; t < T; ++t) {
-            const float *xt = x + static_cast<int64_t>(t) * K;
-            float s0 = 0.f;
-#pragma omp simd reduction(+ : s0)
-            for (int k = 0; k < K; ++k) s0 += xt[k] * w0[k];
-            y[static_cast<int64_t>(t) * N + n] = s0 + (bias ? bias[n] : 0.f);
-        }
-    }
-}
-
-inline float bf16_to_f32(uint16_t h) {
+inline float weight_f32(float w) { return w; }
+inline float weight_f32(uint16_t h) {  // bfloat16 bits
     const uint32_t bits = static_cast<uint32_t>(h) << 16;
     float f;
     std::memcpy(&f, &bits, sizeof f);
     return f;
 }
 
-// gemv_rows with bfloat16 weights (half the bytes to read).
-JET_CLONES
-void gemv_rows_bf16(const float *x, const uint16_t *W, const float *bias, float *y, int T, int K,
-                    int N, int64_t n0, int64_t n1) {
+// Rows [n0, n1) of y for every x row; W holds float or bfloat16 weights. Always inlined into the
+// multiversioned wrappers below, so each CPU target gets its own vectorised copy.
+template <typename Wt>
+__attribute__((always_inline)) inline void gemv_rows_impl(const float *x, const Wt *W,
+                                                          const float *bias, float *y, int T,
+                                                          int K, int N, int64_t n0, int64_t n1) {
     int64_t n = n0;
     for (; n + 4 <= n1; n += 4) {
-        const uint16_t *w0 = W + n * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+        const Wt *w0 = W + n * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
         for (int t = 0; t < T; ++t) {
             const float *xt = x + static_cast<int64_t>(t) * K;
             float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
 #pragma omp simd reduction(+ : s0, s1, s2, s3)
             for (int k = 0; k < K; ++k) {
-                s0 += xt[k] * bf16_to_f32(w0[k]);
-                s1 += xt[k] * bf16_to_f32(w1[k]);
-                s2 += xt[k] * bf16_to_f32(w2[k]);
-                s3 += xt[k] * bf16_to_f32(w3[k]);
+                s0 += xt[k] * weight_f32(w0[k]);
+                s1 += xt[k] * weight_f32(w1[k]);
+                s2 += xt[k] * weight_f32(w2[k]);
+                s3 += xt[k] * weight_f32(w3[k]);
             }
             float *yt = y + static_cast<int64_t>(t) * N + n;
             yt[0] = s0 + (bias ? bias[n] : 0.f);
@@ -108,21 +76,34 @@ void gemv_rows_bf16(const float *x, const uint16_t *W, const float *bias, float 
         }
     }
     for (; n < n1; ++n) {
-        const uint16_t *w0 = W + n * K;
+        const Wt *w0 = W + n * K;
         for (int t = 0; t < T; ++t) {
             const float *xt = x + static_cast<int64_t>(t) * K;
             float s0 = 0.f;
 #pragma omp simd reduction(+ : s0)
-            for (int k = 0; k < K; ++k) s0 += xt[k] * bf16_to_f32(w0[k]);
+            for (int k = 0; k < K; ++k) s0 += xt[k] * weight_f32(w0[k]);
             y[static_cast<int64_t>(t) * N + n] = s0 + (bias ? bias[n] : 0.f);
         }
     }
 }
 
 JET_CLONES
+void gemv_rows(const float *x, const float *W, const float *bias, float *y, int T, int K, int N,
+               int64_t n0, int64_t n1) {
+    gemv_rows_impl(x, W, bias, y, T, K, N, n0, n1);
+}
+
+// gemv_rows with bfloat16 weights (half the bytes to read).
+JET_CLONES
+void gemv_rows_bf16(const float *x, const uint16_t *W, const float *bias, float *y, int T, int K,
+                    int N, int64_t n0, int64_t n1) {
+    gemv_rows_impl(x, W, bias, y, T, K, N, n0, n1);
+}
+
+JET_CLONES
 void bf16_rows_to_f32(const uint16_t *src, float *dst, int64_t n) {
 #pragma omp simd
-    for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(src[i]);
+    for (int64_t i = 0; i < n; ++i) dst[i] = weight_f32(src[i]);
 }
 
 // ---- prefill path ------------------------------------------------------------------------
