@@ -2,10 +2,10 @@
 """Benchmark of the JetNative CUDA mixer kernels (native/src/cuda/kernels.h) against torch
 baselines at Jet-Nemotron-2B's shapes, on one GPU.
 
-  python3 native/bench/cuda/bench_kernels.py [--arch 90] [--quick] [--out docs-table.md]
+  python3 native/bench/cuda/bench_kernels.py [--arch 90a] [--quick] [--only k1,k2] [--out docs-table.md]
 
-Builds native/bench/cuda/kernels_capi.cu + the five kernels into a shared library with nvcc
-(into /tmp), loads it with ctypes and times each kernel and its baseline with CUDA events on the
+Builds native/bench/cuda/kernels_capi.cu + the selected kernels (native/src/cuda/<kernel>*.cu;
+--arch 90a adds the sm_90a wgmma kernels) into a shared library with nvcc (into /tmp), loads it with ctypes and times each kernel and its baseline with CUDA events on the
 same torch stream (median of repeated runs after warm-up):
   - attention_prefill vs torch SDPA restricted to the flash backend (nh=12, nkv=2, hd=128,
     causal, T = 4K/16K/64K); sliding window 1152 reported alone (flash SDPA takes no window);
@@ -18,6 +18,7 @@ Prints a markdown table (and writes it with --out).
 """
 import argparse
 import ctypes
+import glob
 import math
 import os
 import subprocess
@@ -33,26 +34,37 @@ KERNELS = ["attention_prefill", "attention_decode", "gated_delta_chunk", "gated_
            "dynamic_conv"]
 
 
-def build(arch):
-    out = f"/tmp/libjet_kernels_bench_sm{arch}.so"
-    srcs = [os.path.join(ROOT, "native/src/cuda", k + ".cu") for k in KERNELS]
+def build(arch, kernels):
+    """Only the selected kernels' sources are compiled (kernels_capi.cu leaves the others out via
+    JB_WITHOUT_<KERNEL>), so a half-edited file of another kernel cannot stop the benchmark."""
+    kernels = [k for k in KERNELS if k in kernels]
+    out = f"/tmp/libjet_kernels_bench_sm{arch}_{'-'.join(k[:6] + k[-4:] for k in kernels)}.so"
+    srcs = [f for k in kernels for f in sorted(glob.glob(os.path.join(ROOT, "native/src/cuda", k + "*.cu")))]
     srcs += [os.path.join(ROOT, "native/src/cuda/check.cpp"), os.path.join(HERE, "kernels_capi.cu")]
+    defs = [f"-DJB_WITHOUT_{k.upper()}" for k in KERNELS if k not in kernels]
+    if arch.endswith("a"):
+        defs.append("-DJET_CUDA_SM90A=1")  # the sm_90a (wgmma) kernels are in this build
     cmd = ["nvcc", "-O3", "-std=c++17", "--expt-relaxed-constexpr", "-shared", "-Xcompiler", "-fPIC",
            f"-gencode=arch=compute_{arch},code=sm_{arch}", "-I", os.path.join(ROOT, "native/src"),
-           "-I", os.path.join(ROOT, "native/include"), "-x", "cu"] + srcs + ["-lcublas", "-o", out]
+           "-I", os.path.join(ROOT, "native/include")] + defs + ["-x", "cu"] + srcs + ["-lcublas", "-o", out]
     print("+", " ".join(cmd), file=sys.stderr)
     subprocess.run(cmd, check=True)
     lib = ctypes.CDLL(out)
     P, I, F32, SZ = ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_size_t
-    lib.jb_attention_prefill.argtypes = [P, P, P, P] + [I] * 9 + [P]
-    lib.jb_attention_decode_workspace_bytes.argtypes = [I] * 4
-    lib.jb_attention_decode_workspace_bytes.restype = SZ
-    lib.jb_attention_decode.argtypes = [P] * 5 + [I] * 7 + [P, SZ, P]
-    lib.jb_gated_delta_chunk_workspace_bytes.argtypes = [I] * 5
-    lib.jb_gated_delta_chunk_workspace_bytes.restype = SZ
-    lib.jb_gated_delta_chunk.argtypes = [P] * 7 + [I] * 5 + [F32, P, SZ, P]
-    lib.jb_gated_delta_step.argtypes = [P] * 7 + [I] * 4 + [F32, P]
-    lib.jb_dynamic_conv.argtypes = [P, I, P, I, P, P, P] + [I] * 4 + [P]
+    if "attention_prefill" in kernels:
+        lib.jb_attention_prefill.argtypes = [P, P, P, P] + [I] * 9 + [P]
+    if "attention_decode" in kernels:
+        lib.jb_attention_decode_workspace_bytes.argtypes = [I] * 4
+        lib.jb_attention_decode_workspace_bytes.restype = SZ
+        lib.jb_attention_decode.argtypes = [P] * 5 + [I] * 7 + [P, SZ, P]
+    if "gated_delta_chunk" in kernels:
+        lib.jb_gated_delta_chunk_workspace_bytes.argtypes = [I] * 5
+        lib.jb_gated_delta_chunk_workspace_bytes.restype = SZ
+        lib.jb_gated_delta_chunk.argtypes = [P] * 7 + [I] * 5 + [F32, P, SZ, P]
+    if "gated_delta_step" in kernels:
+        lib.jb_gated_delta_step.argtypes = [P] * 7 + [I] * 4 + [F32, P]
+    if "dynamic_conv" in kernels:
+        lib.jb_dynamic_conv.argtypes = [P, I, P, I, P, P, P] + [I] * 4 + [P]
     return lib
 
 
@@ -286,7 +298,7 @@ def bench_dynamic_conv(lib, rows, bw, Ts):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--arch", default="90")
+    ap.add_argument("--arch", default="90a", help="nvcc target: 90a (Hopper, wgmma kernels), 90, 80")
     ap.add_argument("--quick", action="store_true", help="only the 4K shapes")
     ap.add_argument("--out")
     ap.add_argument("--only", help="comma-separated kernels")
@@ -294,10 +306,10 @@ def main():
     a = ap.parse_args()
     global PROFILE
     PROFILE = a.profile
-    lib = build(a.arch)
+    only = set(a.only.split(",")) if a.only else set(KERNELS)
+    lib = build(a.arch, only)
     torch.manual_seed(0)
     Ts = [4096] if a.quick else [4096, 16384, 65536]
-    only = set(a.only.split(",")) if a.only else set(KERNELS)
     bw = copy_bandwidth()
     dev = torch.cuda.get_device_name()
     rows = []

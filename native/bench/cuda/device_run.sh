@@ -5,17 +5,20 @@
 # under compute-sanitizer memcheck (long cases excluded), then the benchmark script.
 #   bash native/bench/cuda/device_run.sh [all|build|test|memcheck|bench]...
 # Needs .carry/deps (googletest source, nlohmann json headers) and .carry/shared/fixtures/kernels
-# (copied from ../shared here, since ../shared does not travel). ARCH defaults to 90.
+# (copied from ../shared here, since ../shared does not travel). ARCH defaults to 90a (sm_90a:
+# the wgmma kernels; JET_CUDA_SM90A is defined for it). KERNELS (default: all five) limits the
+# build, the tests and the benchmark to some kernels, e.g. KERNELS=attention_prefill.
 set -uo pipefail
 ROOT=$(pwd)
 OUT=${OUT:-/tmp/jet-out}
 B=${BUILD:-/tmp/jetk}
-ARCH=${ARCH:-90}
+ARCH=${ARCH:-90a}
+KERNELS=${KERNELS:-attention_prefill attention_decode gated_delta_chunk gated_delta_step dynamic_conv}
 JOBS=${JOBS:-16}
 STEPS=${*:-all}
 mkdir -p "$B/obj" "$OUT"
 export PYTHONUNBUFFERED=1
-FILTER='CudaAttentionPrefill*:CudaAttentionDecode*:CudaGatedDeltaChunk*:CudaGatedDeltaStep*:CudaDynamicConv*'
+FILTER='Cuda*'  # the tests of the kernels built (KERNELS)
 want() { [[ " $STEPS " == *" all "* || " $STEPS " == *" $1 "* ]]; }
 
 if want build; then
@@ -29,17 +32,21 @@ if want build; then
   INC=(-I native/src -I native/include -I .carry/deps/prefix/include -I "$B/gtp/include" -I "$CUDA_INC")
   DEFS=(-DJET_BUILD "-DJET_VERSION_STRING=\"0\"" "-DJET_SHARED_DIR=\"$ROOT/../shared\""
         "-DJET_TEST_FIXTURES_DIR=\"$ROOT/tests/fixtures\"")
+  [[ $ARCH == *a ]] && DEFS+=(-DJET_CUDA_SM90A=1)
   NV=(nvcc -O3 -std=c++17 --expt-relaxed-constexpr -lineinfo "-gencode=arch=compute_$ARCH,code=sm_$ARCH" -Xptxas -v)
   : > "$OUT/ptxas.txt"
   pids=()
-  for k in attention_prefill attention_decode gated_delta_chunk gated_delta_step dynamic_conv; do
-    "${NV[@]}" "${INC[@]}" "${DEFS[@]}" -c "native/src/cuda/$k.cu" -o "$B/obj/$k.o" 2> "$B/obj/$k.ptxas" &
-    pids+=($!)
+  rm -f "$B"/obj/*.o "$B"/obj/*.ptxas
+  # jet_prep.cu: jetblock_decode_step's test compares with jet_qk_gates (cuda/ops.h).
+  for k in $KERNELS jet_prep; do
+    for f in native/src/cuda/$k*.cu; do  # attention_prefill*.cu: the mma.sync and the sm90 kernels
+      n=$(basename "$f" .cu)
+      "${NV[@]}" "${INC[@]}" "${DEFS[@]}" -c "$f" -o "$B/obj/$n.o" 2> "$B/obj/$n.ptxas" &
+      pids+=($!)
+    done
   done
-  srcs=(native/src/cuda/check.cpp native/src/error.cpp native/src/safetensors.cpp native/src/cpu/*.cpp
-        native/tests/cuda/attention_prefill_test.cpp native/tests/cuda/attention_decode_test.cpp
-        native/tests/cuda/gated_delta_chunk_test.cpp native/tests/cuda/gated_delta_step_test.cpp
-        native/tests/cuda/dynamic_conv_test.cpp)
+  srcs=(native/src/cuda/check.cpp native/src/error.cpp native/src/safetensors.cpp native/src/cpu/*.cpp)
+  for k in $KERNELS; do srcs+=("native/tests/cuda/${k}_test.cpp"); done
   for s in "${srcs[@]}"; do
     o="$B/obj/$(echo "$s" | tr / _).o"
     g++ -O2 -std=c++17 -fopenmp-simd -fno-math-errno -fno-trapping-math -Wall -Wextra "${INC[@]}" "${DEFS[@]}" \
@@ -73,6 +80,7 @@ fi
 
 if want bench; then
   t0=$SECONDS
-  python3 native/bench/cuda/bench_kernels.py --arch "$ARCH" --out "$OUT/bench.md" ${BENCH_ARGS:-}
+  python3 native/bench/cuda/bench_kernels.py --arch "$ARCH" --only "$(echo $KERNELS | tr ' ' ,)" \
+    --out "$OUT/bench.md" ${BENCH_ARGS:-}
   echo "::: bench in $((SECONDS - t0))s"
 fi

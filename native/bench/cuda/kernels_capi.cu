@@ -1,6 +1,7 @@
 // kernels_capi.cu - a C shim over cuda/kernels.h for the benchmark script (bench_kernels.py),
 // which loads it with ctypes and passes torch tensors' device pointers and its current stream.
 // Each function returns 0, or 1 after printing the jet::Error to stderr. Not part of libjet.
+// -DJB_WITHOUT_<KERNEL> leaves a kernel's shims out (bench_kernels.py --only).
 #include <cstdio>
 
 #include "cuda/kernels.h"
@@ -19,6 +20,7 @@ using jet::cuda::bf16;
 
 extern "C" {
 
+#ifndef JB_WITHOUT_ATTENTION_PREFILL
 int jb_attention_prefill(const void *q, const void *k, const void *v, void *out, int B, int T,
                          int L, int nh, int nkv, int hd, int q_pos0, int k_pos0, int window,
                          void *stream) {
@@ -27,7 +29,9 @@ int jb_attention_prefill(const void *q, const void *k, const void *v, void *out,
                                           T, L, nh, nkv, hd, q_pos0, k_pos0, window,
                                           static_cast<cudaStream_t>(stream)))
 }
+#endif
 
+#ifndef JB_WITHOUT_ATTENTION_DECODE
 size_t jb_attention_decode_workspace_bytes(int B, int L, int nh, int hd) {
     return jet::cuda::attention_decode_workspace_bytes(B, L, nh, hd);
 }
@@ -40,7 +44,9 @@ int jb_attention_decode(const void *q, const void *k, const void *v, const int *
                                          B, L, nh, nkv, hd, window, ring, ws, ws_bytes,
                                          static_cast<cudaStream_t>(stream)))
 }
+#endif
 
+#ifndef JB_WITHOUT_GATED_DELTA_CHUNK
 size_t jb_gated_delta_chunk_workspace_bytes(int B, int T, int H, int dK, int dV) {
     return jet::cuda::gated_delta_chunk_workspace_bytes(B, T, H, dK, dV);
 }
@@ -53,7 +59,9 @@ int jb_gated_delta_chunk(const void *q, const void *k, const void *v, const floa
                                           dK, dV, scale, ws, ws_bytes,
                                           static_cast<cudaStream_t>(stream)))
 }
+#endif
 
+#ifndef JB_WITHOUT_GATED_DELTA_STEP
 int jb_gated_delta_step(const void *q, const void *k, const void *v, const float *g,
                         const float *beta, float *state, float *o, int B, int H, int dK, int dV,
                         float scale, void *stream) {
@@ -61,12 +69,15 @@ int jb_gated_delta_step(const void *q, const void *k, const void *v, const float
                                          static_cast<const bf16 *>(v), g, beta, state, o, B, H, dK,
                                          dV, scale, static_cast<cudaStream_t>(stream)))
 }
+#endif
 
+#ifndef JB_WITHOUT_DYNAMIC_CONV
 int jb_dynamic_conv(const float *u, int ldu, const float *kern, int ldk, const void *bias,
                     float *state, void *y, int B, int T, int C, int W, void *stream) {
     JET_SHIM(jet::cuda::dynamic_conv(u, ldu, kern, ldk, static_cast<const bf16 *>(bias), state,
                                      static_cast<bf16 *>(y), B, T, C, W,
                                      static_cast<cudaStream_t>(stream)))
 }
+#endif
 
 }  // extern "C"

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cuda/kernels.h"
+#include "cuda/launch.h"
 #include "cuda/ops.h"
 #include "error.h"
 
@@ -21,6 +22,7 @@ constexpr int kGroupsPerBlock = kThreads / 16;  // half-warps
 constexpr int kMaxG = 8;                         // query heads per kv head
 constexpr int kMaxSplits = 256;
 constexpr int kMinRowsPerSplit = 64;
+constexpr int kBlocksPerSm = 2;  // split target
 constexpr int kUnroll = 4;  // rows in flight per half-warp
 constexpr float kLog2e = 1.4426950408889634f;
 
@@ -51,7 +53,8 @@ int splits_for(int L) {
 }
 
 // Partials: acc [B, nh, S, HD], ml [B, nh, S, 2] (running max in log2 units, sum).
-template <int HD>
+// MaxG >= G = nh / nkv: the register arrays are sized for MaxG query heads.
+template <int HD, int MaxG>
 __global__ void __launch_bounds__(kThreads)
     attn_decode_split_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
                              const bf16 *__restrict__ v, const int32_t *__restrict__ qpos,
@@ -61,6 +64,8 @@ __global__ void __launch_bounds__(kThreads)
     const int split = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
     const int G = nh / nkv;
     const int hg = threadIdx.x / 16, hl = threadIdx.x % 16;
+    pdl_wait();
+    pdl_trigger();
     const int p = qpos[b];
 
     // Rows [lo, hi) of the cache this sequence may see; linear caches skip the rest outright.
@@ -73,9 +78,9 @@ __global__ void __launch_bounds__(kThreads)
     const int per = (n + S - 1) / S;
     const int r0 = lo + split * per, r1 = min(hi, r0 + per);
 
-    float qf[kMaxG][DPL];
+    float qf[MaxG][DPL];
 #pragma unroll
-    for (int g = 0; g < kMaxG; ++g) {
+    for (int g = 0; g < MaxG; ++g) {
         if (g < G) {
             unpack_bf16<DPL>(*reinterpret_cast<const typename Vec<DPL>::T *>(
                                  q + (int64_t(b) * nh + kvh * G + g) * HD + hl * DPL),
@@ -84,9 +89,9 @@ __global__ void __launch_bounds__(kThreads)
             for (int d = 0; d < DPL; ++d) qf[g][d] *= qscale;
         }
     }
-    float m[kMaxG], l[kMaxG], acc[kMaxG][DPL];
+    float m[MaxG], l[MaxG], acc[MaxG][DPL];
 #pragma unroll
-    for (int g = 0; g < kMaxG; ++g) {
+    for (int g = 0; g < MaxG; ++g) {
         m[g] = -INFINITY;
         l[g] = 0.0f;
 #pragma unroll
@@ -101,9 +106,9 @@ __global__ void __launch_bounds__(kThreads)
     // step issues the loads of kUnroll rows before using any, to keep enough bytes in flight.
     using Raw = typename Vec<DPL>::T;
     const int warp_first = r0 + (hg & ~1);
-    for (int base = 0; warp_first + base < r1; base += kUnroll * kGroupsPerBlock) {
-        Raw kraw[kUnroll], vraw[kUnroll];
-        bool valid[kUnroll];
+    constexpr int kStep = kUnroll * kGroupsPerBlock;
+    // Rows of one step: kUnroll rows per half-warp, issued together.
+    auto load = [&](int base, Raw (&kraw)[kUnroll], Raw (&vraw)[kUnroll], bool (&valid)[kUnroll]) {
 #pragma unroll
         for (int u = 0; u < kUnroll; ++u) {
             const int r = r0 + hg + base + u * kGroupsPerBlock;
@@ -121,9 +126,18 @@ __global__ void __launch_bounds__(kThreads)
                 vraw[u] = Raw{};
             }
         }
+    };
+    Raw kraw[kUnroll], vraw[kUnroll];
+    bool valid[kUnroll];
+    load(0, kraw, vraw, valid);
+    for (int base = 0; warp_first + base < r1; base += kStep) {
+        // The next step's rows are requested before this step's math (software pipelining).
+        Raw knext[kUnroll], vnext[kUnroll];
+        bool vnext_ok[kUnroll];
+        load(base + kStep, knext, vnext, vnext_ok);
         // Per head: the kUnroll scores (independent shuffle chains), then one rescale.
 #pragma unroll
-        for (int g = 0; g < kMaxG; ++g) {
+        for (int g = 0; g < MaxG; ++g) {
             if (g < G) {
                 float sc[kUnroll];
 #pragma unroll
@@ -164,13 +178,19 @@ __global__ void __launch_bounds__(kThreads)
                 m[g] = mx;
             }
         }
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) {
+            kraw[u] = knext[u];
+            vraw[u] = vnext[u];
+            valid[u] = vnext_ok[u];
+        }
     }
 
     // Combine the half-warps of the block.
-    __shared__ float sm_ml[kGroupsPerBlock][kMaxG][2];
-    __shared__ float sm_acc[kGroupsPerBlock][kMaxG][HD];
+    __shared__ float sm_ml[kGroupsPerBlock][MaxG][2];
+    __shared__ float sm_acc[kGroupsPerBlock][MaxG][HD];
 #pragma unroll
-    for (int g = 0; g < kMaxG; ++g) {
+    for (int g = 0; g < MaxG; ++g) {
         if (g < G) {
             if (hl == 0) {
                 sm_ml[hg][g][0] = m[g];
@@ -213,6 +233,8 @@ __global__ void __launch_bounds__(HD)
     __shared__ float M_sh, L_sh;
     const int h = blockIdx.x, b = blockIdx.y, d = threadIdx.x, lane = d % 32, warp = d / 32;
     const int64_t base = (int64_t(b) * nh + h) * S;
+    pdl_wait();
+    pdl_trigger();
     float mloc = -INFINITY;
     for (int s = d; s < S; s += HD) mloc = fmaxf(mloc, part_ml[(base + s) * 2]);
     for (int o = 16; o > 0; o >>= 1) mloc = fmaxf(mloc, __shfl_xor_sync(0xffffffffu, mloc, o));
@@ -256,16 +278,21 @@ void launch(const bf16 *q, const bf16 *k, const bf16 *v, const int32_t *qpos, bf
     check(cudaGetDevice(&dev), "attention_decode (cudaGetDevice)");
     check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev),
           "attention_decode (SM count)");
-    // About two blocks per SM, never fewer than kMinRowsPerSplit rows a split.
-    const int want = std::max(1, (2 * sms + B * nkv - 1) / (B * nkv));
+    // About kBlocksPerSm blocks per SM, never fewer than kMinRowsPerSplit rows a split.
+    const int want = std::max(1, (kBlocksPerSm * sms + B * nkv - 1) / (B * nkv));
     const int S = std::min(splits_for(L), want);
     const float qscale = kLog2e / std::sqrt(float(HD));
-    attn_decode_split_kernel<HD><<<dim3(unsigned(S), unsigned(nkv), unsigned(B)), kThreads, 0, s>>>(
-        q, k, v, qpos, part_acc, part_ml, L, nh, nkv, window, ring, S, qscale);
-    check_launch("attention_decode (split)");
-    attn_decode_combine_kernel<HD><<<dim3(unsigned(nh), unsigned(B)), HD, 0, s>>>(part_acc, part_ml,
-                                                                                 out, nh, S);
-    check_launch("attention_decode (combine)");
+    const dim3 grid{unsigned(S), unsigned(nkv), unsigned(B)};
+    const int G = nh / nkv;
+    auto *split = G <= 1   ? attn_decode_split_kernel<HD, 1>
+                  : G <= 2 ? attn_decode_split_kernel<HD, 2>
+                  : G <= 4 ? attn_decode_split_kernel<HD, 4>
+                  : G <= 6 ? attn_decode_split_kernel<HD, 6>
+                           : attn_decode_split_kernel<HD, kMaxG>;
+    launch_pdl("attention_decode (split)", split, grid, dim3(kThreads), 0, s, q, k, v, qpos,
+               part_acc, part_ml, L, nh, nkv, window, ring, S, qscale);
+    launch_pdl("attention_decode (combine)", attn_decode_combine_kernel<HD>,
+               dim3(unsigned(nh), unsigned(B)), dim3(HD), 0, s, part_acc, part_ml, out, nh, S);
 }
 
 }  // namespace

@@ -8,9 +8,12 @@
 // previous tile is computed. Softmax statistics are fp32, in log2 units.
 // Sliding window = the same kernel with a second mask bound; tiles wholly outside the causal /
 // window band are never visited, tiles wholly inside skip the per-element mask.
+// attention_prefill dispatches hd 128 on sm_90 to the wgmma kernel of attention_prefill_sm90.cu
+// when the build has sm_90a code; this kernel serves everything else.
 #include <cmath>
 #include <string>
 
+#include "cuda/attention_prefill_impl.h"
 #include "cuda/kernels.h"
 #include "cuda/ops.h"
 #include "error.h"
@@ -292,6 +295,15 @@ void attention_prefill(const bf16 *q, const bf16 *k, const bf16 *v, bf16 *out, i
     if (!q || !k || !v || !out) throw Error(JET_ERR_INVALID_ARGUMENT, "attention_prefill: null pointer");
     if (!aligned16(q) || !aligned16(k) || !aligned16(v) || !aligned16(out))
         throw Error(JET_ERR_INVALID_ARGUMENT, "attention_prefill: tensors must be 16-byte aligned");
+    if (hd == 128 && attention_prefill_sm90_available())
+        attention_prefill_sm90(q, k, v, out, B, T, L, nh, nkv, hd, q_pos0, k_pos0, window, s);
+    else
+        attention_prefill_mma(q, k, v, out, B, T, L, nh, nkv, hd, q_pos0, k_pos0, window, s);
+}
+
+void attention_prefill_mma(const bf16 *q, const bf16 *k, const bf16 *v, bf16 *out, int B, int T,
+                           int L, int nh, int nkv, int hd, int q_pos0, int k_pos0, int window,
+                           cudaStream_t s) {
     if (hd == 128)
         launch<128>(q, k, v, out, B, T, L, nh, nkv, q_pos0, k_pos0, window, s);
     else

@@ -36,6 +36,7 @@ constexpr int kMaxChunk = 2048;         // tokens per internal prefill step
 constexpr int kMinLogitRows = 64;       // rows of logits computed at once (prefill, all rows)
 constexpr size_t kBlasWorkspace = 32u << 20;
 constexpr size_t kMaxGraphs = 64;        // decode graphs kept per session
+constexpr int kFusedDecodeRows = 4;      // decode batches up to this use jetblock_decode_step
 
 std::string fmt(const char *f, ...) {
     char buf[512];
@@ -653,9 +654,8 @@ void CudaBackend::attn_layer(CudaCache &c, int li, int T, int seq, int pos0,
             cuda::kv_store(vn, vc, T, kvd, pos0, st.cap, true, s);
         }
     } else {
-        cuda::bias_rope_split(w.proj, L.b_in, w.pos, w.q, w.k, w.v, T, nh, nkv, hd, theta, s);
-        cuda::kv_store_batch(w.k, st.k, seq_stride, w.seqs, w.pos, T, kvd, st.cap, st.ring, s);
-        cuda::kv_store_batch(w.v, st.v, seq_stride, w.seqs, w.pos, T, kvd, st.cap, st.ring, s);
+        cuda::bias_rope_store(w.proj, L.b_in, w.pos, w.seqs, w.q, st.k, st.v, seq_stride, st.cap,
+                              st.ring, T, nh, nkv, hd, theta, s);
         mark(c, "attn rope + kv store");
         for (const Run &r : *runs) {
             const bf16 *qr = w.q + int64_t(r.row0) * qd;
@@ -691,8 +691,14 @@ void CudaBackend::jet_layer(CudaCache &c, int li, int T, int seq,
     cuda::gemm_rmsnorm(c.blas, w.x, L.ln1, cf.rms_norm_eps, w.xn, L.w_in, w.proj, true, T, d, P,
                        0.0f);
     mark(c, "jet rmsnorm + in-proj gemm");
-    cuda::jet_qk_gates(w.proj, P, col_ab, L.A_log, L.dt_bias, w.q, w.k, w.g, w.beta, T, H, dK, s);
-    mark(c, "jet qk/gates");
+    // Small decode batches (latency-bound): q/k norms, gates, dynamic conv and the recurrent
+    // step in one launch per run. Larger ones: separate kernels, each with its best occupancy.
+    const bool fused_step = runs && T <= kFusedDecodeRows;
+    if (!fused_step) {
+        cuda::jet_qk_gates(w.proj, P, col_ab, L.A_log, L.dt_bias, w.q, w.k, w.g, w.beta, T, H, dK,
+                           s);
+        mark(c, "jet qk/gates");
+    }
     cuda::gemm_silu(c.blas, w.proj + col_h, P, w.hid, L.w2, w.kern, true, T, r, vd * W, 0.0f);
     mark(c, "jet silu + conv-generator gemm");
     if (!runs) {
@@ -703,6 +709,14 @@ void CudaBackend::jet_layer(CudaCache &c, int li, int T, int seq,
     } else {
         for (const Run &rn : *runs) {
             const int64_t r0 = rn.row0;
+            if (fused_step) {
+                cuda::jetblock_decode_step(w.proj + r0 * P, P, col_u, col_ab,
+                                           w.kern + r0 * vd * W, vd * W, L.b2, L.A_log,
+                                           L.dt_bias, st.conv + rn.seq0 * c_n, W,
+                                           st.S + rn.seq0 * s_n, w.o + r0 * vd, rn.len, H, dK,
+                                           dV, scale, s);
+                continue;
+            }
             cuda::dynamic_conv(w.proj + r0 * P + col_u, P, w.kern + r0 * vd * W, vd * W, L.b2,
                                st.conv + rn.seq0 * c_n, w.v + r0 * vd, rn.len, 1, vd, W, s);
             cuda::gated_delta_step(w.q + r0 * kd, w.k + r0 * kd, w.v + r0 * vd, w.g + r0 * H,
@@ -711,10 +725,9 @@ void CudaBackend::jet_layer(CudaCache &c, int li, int T, int seq,
         }
     }
     mark(c, "jet dynamic conv + gated delta");
-    cuda::gated_rmsnorm(w.o, w.proj + col_g, P, L.o_norm, w.y, T, H, dV, cf.jet_norm_eps, s);
-    mark(c, "jet gated rmsnorm");
-    cuda::gemm(c.blas, w.y, vd, L.w_out, w.x, true, T, vd, d, 1.0f);
-    mark(c, "jet o_proj gemm");
+    cuda::gemm_gated_rmsnorm(c.blas, w.o, w.proj + col_g, P, L.o_norm, cf.jet_norm_eps, w.y,
+                             L.w_out, w.x, true, T, H, dV, d, 1.0f);
+    mark(c, "jet gated rmsnorm + o_proj gemm");
 }
 
 void CudaBackend::forward(CudaCache &c, int T, int seq, int pos0,

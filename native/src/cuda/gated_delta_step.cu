@@ -1,14 +1,20 @@
 // gated_delta_step.cu - one recurrent step of the gated delta rule (spec 4.4) for a batch of
-// sequences (decode). Memory bound: the fp32 state (H x dK x dV per sequence) is read and written
-// once, so the kernel is laid out for bandwidth: the columns of S are independent
-// (S^T k, the update and S^T q all work column by column), so a block owns 32 columns of one
-// head and splits the dK rows over 8 row groups; a warp reads 32 consecutive floats of one row.
-// Each thread keeps its rows of the column in registers: 16 rows (dK <= 128) or, in a second
-// instantiation, 32 rows (dK <= 256), so the common small heads keep their register budget.
+// sequences (decode), plain (q, k, v, g, beta prepared) or fused with the rest of the JetBlock's
+// decode work (spec 4.2-4.3: q/k SiLU + L2 norm, the gates, the dynamic conv on V with its state)
+// so that one launch per layer goes from the raw projections to o.
+// Memory bound: the fp32 state (H x dK x dV per sequence) is read and written once, so the
+// kernel is laid out for bandwidth: the columns of S are independent (S^T k, the update and
+// S^T q all work column by column), so a block owns 32 columns of one head and splits the dK
+// rows over 8 row groups; a warp reads 32 consecutive floats of one row. Each thread keeps its
+// rows of the column in registers: 16 rows (dK <= 128) or, in a second instantiation, 32 rows
+// (dK <= 256), so the common small heads keep their register budget. Launched with PDL
+// (cuda/launch.h): the state is loaded before waiting for the kernel before it, which never
+// writes the state.
 //   S <- exp(g) S;  e = beta (v - S^T k);  S <- S + k e^T;  o = scale S^T q
 #include <string>
 
 #include "cuda/kernels.h"
+#include "cuda/launch.h"
 #include "cuda/ops.h"
 #include "error.h"
 
@@ -18,38 +24,144 @@ namespace {
 
 constexpr int kCols = 32;       // state columns per block (one per lane)
 constexpr int kGroups = 8;      // row groups (warps) per block
+constexpr int kThreads = kCols * kGroups;
 constexpr int kMaxDK = 256;
 
-// kRows: rows per thread, at most (dK <= kRows * kGroups).
-template <int kRows>
-__global__ void __launch_bounds__(kCols *kGroups)
-    gated_delta_step_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
-                            const bf16 *__restrict__ v, const float *__restrict__ g,
-                            const float *__restrict__ beta, float *__restrict__ state,
-                            float *__restrict__ o, int H, int dK, int dV, float scale) {
+struct StepArgs {
+    // plain: prepared inputs
+    const bf16 *q, *k, *v;
+    const float *g, *beta;
+    // fused: raw projections (see jetblock_decode_step in kernels.h)
+    const float *proj, *kern, *A_log, *dt_bias;
+    const bf16 *bias;
+    float *conv;
+    int ld, u_col, ab_col, ldk, W;
+    // both
+    float *state, *o;
+    int H, dK, dV;
+    float scale;
+};
+
+__device__ __forceinline__ float silu(float x) { return x / (1.0f + __expf(-x)); }
+__device__ __forceinline__ float round_bf16(float x) {
+    return __bfloat162float(__float2bfloat16(x));
+}
+
+// Sum over the block of one value per thread; `red` holds kGroups floats. Ends with a barrier.
+__device__ __forceinline__ float block_sum(float v, float *red) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if (threadIdx.x == 0) red[threadIdx.y] = v;
+    __syncthreads();
+    float s = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kGroups; ++j) s += red[j];
+    return s;
+}
+
+// kRows: rows per thread, at most (dK <= kRows * kGroups). kFused: the JetBlock prologue.
+template <int kRows, bool kFused>
+__global__ void __launch_bounds__(kThreads) gated_delta_step_kernel(const StepArgs a) {
     __shared__ float sq[kRows * kGroups], sk[kRows * kGroups];
     __shared__ float red[kGroups][kCols];
     __shared__ float se[kCols];
+    __shared__ float gates[2];  // decay, beta
     const int lane = threadIdx.x, grp = threadIdx.y;
     const int tid = grp * kCols + lane;
     const int h = blockIdx.y, b = blockIdx.z;
+    const int H = a.H, dK = a.dK, dV = a.dV;
     const int64_t bh = int64_t(b) * H + h;
     const int col = blockIdx.x * kCols + lane;
     const bool active = col < dV;
-    for (int i = tid; i < dK; i += kCols * kGroups) {
-        sq[i] = __bfloat162float(q[bh * dK + i]);
-        sk[i] = __bfloat162float(k[bh * dK + i]);
-    }
-    __syncthreads();
-    const float decay = __expf(g[bh]);
-    float *S = state + bh * dK * dV;
 
+    // The state column (and, fused, the conv state and generator bias of this lane's channel)
+    // first: the kernel just before this one in the stream does not write them.
+    float *S = a.state + bh * dK * dV;
     float s[kRows];
-    float part = 0.0f;
 #pragma unroll
     for (int i = 0; i < kRows; ++i) {
         const int r = grp + i * kGroups;
         s[i] = (active && r < dK) ? S[int64_t(r) * dV + col] : 0.0f;
+    }
+    constexpr int kMaxW = 8;
+    const bool conv_lane = kFused && grp == 0 && active;
+    const int c = h * dV + col;  // fused: conv channel of this lane
+    float cst[kMaxW], cb[kMaxW];
+    if constexpr (kFused) {
+#pragma unroll
+        for (int j = 0; j < kMaxW; ++j) {
+            const bool ok = conv_lane && j < a.W;
+            cst[j] = ok ? a.conv[(int64_t(b) * H * dV + c) * a.W + j] : 0.0f;
+            cb[j] = ok && a.bias ? __bfloat162float(a.bias[int64_t(c) * a.W + j]) : 0.0f;
+        }
+    }
+    pdl_wait();
+    pdl_trigger();
+
+    float vv = 0.0f;  // v of this lane's column (row group 0)
+    if constexpr (kFused) {
+        // Every input of this token first (one round trip), then the math.
+        const float *row = a.proj + int64_t(b) * a.ld;
+        float qv = 0.0f, kv = 0.0f, u = 0.0f, ga = 0.0f, gb = 0.0f, kern[kMaxW];
+        if (tid < dK) {
+            qv = row[int64_t(h) * dK + tid];
+            kv = row[int64_t(H + h) * dK + tid];
+        }
+        if (tid == 0) {
+            ga = row[a.ab_col + h];
+            gb = row[a.ab_col + H + h];
+        }
+        const float *kr = a.kern + int64_t(b) * a.ldk + int64_t(c) * a.W;
+#pragma unroll
+        for (int j = 0; j < kMaxW; ++j) kern[j] = conv_lane && j < a.W ? kr[j] : 0.0f;
+        if (conv_lane) u = row[a.u_col + c];
+
+        // q, k = l2norm(silu(.)) per head, rounded to bf16 (as jet_qk_gates stores them).
+        qv = tid < dK ? silu(qv) : 0.0f;
+        kv = tid < dK ? silu(kv) : 0.0f;
+        const float rq = rsqrtf(block_sum(qv * qv, &red[0][0]) + 1e-6f);
+        const float rk = rsqrtf(block_sum(kv * kv, &red[1][0]) + 1e-6f);
+        if (tid < dK) {
+            sq[tid] = round_bf16(qv * rq);
+            sk[tid] = round_bf16(kv * rk);
+        }
+        if (tid == 0) {
+            const float x = ga + a.dt_bias[h];
+            const float sp = x > 20.0f ? x : log1pf(__expf(x));  // torch softplus threshold 20
+            gates[0] = __expf(-__expf(a.A_log[h]) * sp);
+            gates[1] = 1.0f / (1.0f + __expf(-gb));
+        }
+        // Dynamic conv on V (as dynamic_conv with T = 1): window = state[1..W-1], u.
+        if (conv_lane) {
+            float acc = 0.0f;
+            float *st = a.conv + (int64_t(b) * H * dV + c) * a.W;
+#pragma unroll
+            for (int j = 0; j < kMaxW; ++j) {
+                if (j < a.W) {
+                    const float x = j + 1 < a.W ? cst[j + 1 < kMaxW ? j + 1 : 0] : u;
+                    acc = fmaf(kern[j] + cb[j], x, acc);
+                    st[j] = x;
+                }
+            }
+            vv = round_bf16(silu(acc));
+        }
+    } else {
+        for (int i = tid; i < dK; i += kThreads) {
+            sq[i] = __bfloat162float(a.q[bh * dK + i]);
+            sk[i] = __bfloat162float(a.k[bh * dK + i]);
+        }
+        if (tid == 0) {
+            gates[0] = __expf(a.g[bh]);
+            gates[1] = a.beta[bh];
+        }
+        if (grp == 0 && active) vv = __bfloat162float(a.v[bh * dV + col]);
+    }
+    __syncthreads();
+    const float decay = gates[0];
+
+    float part = 0.0f;
+#pragma unroll
+    for (int i = 0; i < kRows; ++i) {
+        const int r = grp + i * kGroups;
         if (r < dK) part = fmaf(sk[r], s[i], part);
     }
     red[grp][lane] = part;
@@ -58,8 +170,7 @@ __global__ void __launch_bounds__(kCols *kGroups)
         float sk_dot = 0.0f;
 #pragma unroll
         for (int j = 0; j < kGroups; ++j) sk_dot += red[j][lane];
-        const float vv = active ? __bfloat162float(v[bh * dV + col]) : 0.0f;
-        se[lane] = beta[bh] * (vv - decay * sk_dot);
+        se[lane] = gates[1] * (vv - decay * sk_dot);
     }
     __syncthreads();
     const float e = se[lane];
@@ -79,8 +190,27 @@ __global__ void __launch_bounds__(kCols *kGroups)
         float acc = 0.0f;
 #pragma unroll
         for (int j = 0; j < kGroups; ++j) acc += red[j][lane];
-        o[bh * dV + col] = scale * acc;
+        a.o[bh * dV + col] = a.scale * acc;
     }
+}
+
+void check_sizes(const char *what, int B, int H, int dK, int dV) {
+    if (B < 1 || H < 1 || dK < 1 || dK > kMaxDK || dV < 1 || B > 65535 || H > 65535)
+        throw Error(JET_ERR_INVALID_ARGUMENT,
+                    std::string(what) + ": unsupported sizes B=" + std::to_string(B) +
+                        " H=" + std::to_string(H) + " dK=" + std::to_string(dK) +
+                        " dV=" + std::to_string(dV) + " (dK <= 256)");
+}
+
+template <bool kFused>
+void launch(const StepArgs &a, int B, cudaStream_t s) {
+    const dim3 grid(unsigned((a.dV + kCols - 1) / kCols), unsigned(a.H), unsigned(B));
+    const dim3 block(kCols, kGroups);
+    const char *what = kFused ? "jetblock_decode_step" : "gated_delta_step";
+    if (a.dK <= 16 * kGroups)
+        launch_pdl(what, gated_delta_step_kernel<16, kFused>, grid, block, 0, s, a);
+    else
+        launch_pdl(what, gated_delta_step_kernel<32, kFused>, grid, block, 0, s, a);
 }
 
 }  // namespace
@@ -88,21 +218,33 @@ __global__ void __launch_bounds__(kCols *kGroups)
 void gated_delta_step(const bf16 *q, const bf16 *k, const bf16 *v, const float *g,
                       const float *beta, float *state, float *o, int B, int H, int dK, int dV,
                       float scale, cudaStream_t s) {
-    if (B < 1 || H < 1 || dK < 1 || dK > kMaxDK || dV < 1 || B > 65535 || H > 65535)
-        throw Error(JET_ERR_INVALID_ARGUMENT,
-                    "gated_delta_step: unsupported sizes B=" + std::to_string(B) +
-                        " H=" + std::to_string(H) + " dK=" + std::to_string(dK) +
-                        " dV=" + std::to_string(dV) + " (dK <= 256)");
+    check_sizes("gated_delta_step", B, H, dK, dV);
     if (!q || !k || !v || !g || !beta || !state || !o)
         throw Error(JET_ERR_INVALID_ARGUMENT, "gated_delta_step: null tensor pointer");
-    const dim3 grid(unsigned((dV + kCols - 1) / kCols), unsigned(H), unsigned(B));
-    if (dK <= 16 * kGroups)
-        gated_delta_step_kernel<16><<<grid, dim3(kCols, kGroups), 0, s>>>(q, k, v, g, beta, state,
-                                                                          o, H, dK, dV, scale);
-    else
-        gated_delta_step_kernel<32><<<grid, dim3(kCols, kGroups), 0, s>>>(q, k, v, g, beta, state,
-                                                                          o, H, dK, dV, scale);
-    check_launch("gated_delta_step");
+    StepArgs a{};
+    a.q = q, a.k = k, a.v = v, a.g = g, a.beta = beta;
+    a.state = state, a.o = o, a.H = H, a.dK = dK, a.dV = dV, a.scale = scale;
+    launch<false>(a, B, s);
+}
+
+void jetblock_decode_step(const float *proj, int ld, int u_col, int ab_col, const float *kern,
+                          int ldk, const bf16 *bias, const float *A_log, const float *dt_bias,
+                          float *conv, int W, float *state, float *o, int B, int H, int dK, int dV,
+                          float scale, cudaStream_t s) {
+    check_sizes("jetblock_decode_step", B, H, dK, dV);
+    if (W < 1 || W > 8 || ld < ab_col + 2 * H || ld < u_col + H * dV || u_col < 2 * H * dK ||
+        ldk < H * dV * W)
+        throw Error(JET_ERR_INVALID_ARGUMENT,
+                    "jetblock_decode_step: bad layout W=" + std::to_string(W) +
+                        " ld=" + std::to_string(ld) + " u_col=" + std::to_string(u_col) +
+                        " ab_col=" + std::to_string(ab_col) + " ldk=" + std::to_string(ldk));
+    if (!proj || !kern || !A_log || !dt_bias || !conv || !state || !o)
+        throw Error(JET_ERR_INVALID_ARGUMENT, "jetblock_decode_step: null tensor pointer");
+    StepArgs a{};
+    a.proj = proj, a.ld = ld, a.u_col = u_col, a.ab_col = ab_col, a.kern = kern, a.ldk = ldk;
+    a.bias = bias, a.A_log = A_log, a.dt_bias = dt_bias, a.conv = conv, a.W = W;
+    a.state = state, a.o = o, a.H = H, a.dK = dK, a.dV = dV, a.scale = scale;
+    launch<true>(a, B, s);
 }
 
 }  // namespace jet::cuda

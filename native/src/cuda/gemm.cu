@@ -1,14 +1,23 @@
 // gemm.cu - y = x W^T: bf16 operands, fp32 accumulation. Few rows (decode, T <= 4): bandwidth-
 // bound GEMV kernels; more rows: cuBLAS (CUBLAS_COMPUTE_32F).
 //
-// The decode GEMV (gemv_rows_kernel): a block owns R consecutive output rows; its threads split
-// K into 16-byte chunks, and for each chunk every thread issues the R weight loads (R x 16 bytes
-// in flight per thread) and reads the matching x chunk once for all R rows. The partial sums are
-// reduced across the block at the end. Its prologue can compute x on the fly from the fp32 value
-// that the unfused path would first turn into bf16 (RMSNorm, SiLU, SiLU(gate) * up), with the same
-// fp32 math and the same rounding to bf16, which saves that kernel's launch and pass.
-// The LM head (very large N, plain x) keeps the one-warp-per-row kernel (gemv_warp_kernel),
-// which already streams it at the copy bandwidth.
+// The decode GEMV (gemv_rows_kernel): persistent blocks (as many as fit on the GPU at once) walk
+// groups of R consecutive output rows; the threads split K into 16-byte chunks, and for each chunk
+// every thread issues the R weight loads and reads the matching x chunk once for all R rows. The
+// next chunk's (or the next group's) weight loads are issued before the current chunk's math, so
+// the weight stream never waits for a group's block reduction. Its prologue can compute x on the
+// fly from the fp32 value that the unfused path would first turn into bf16 (RMSNorm, SiLU,
+// SiLU(gate) * up, the JetBlock's gated per-head RMSNorm), with the same fp32 math and the same
+// rounding to bf16, once per block, which saves that kernel's launch and pass.
+// Tall matrices with a plain or RMSNorm x (the LM head; MLP gate/up, JetBlock input projection)
+// use the one-warp-per-row kernel (gemv_warp_kernel): small blocks at full occupancy, which
+// stream the LM head at the copy bandwidth (and the others 0.5% faster than the rows kernel).
+// Both are launched with Programmatic Dependent Launch (cuda/launch.h): a block loads its first
+// weight chunks into registers before it waits for the previous kernel, so the weight stream
+// starts while that kernel drains.
+#include <algorithm>
+
+#include "cuda/launch.h"
 #include "cuda/ops.h"
 
 namespace jet::cuda {
@@ -16,20 +25,25 @@ namespace jet::cuda {
 namespace {
 
 constexpr int kGemvMaxT = 4;
-constexpr int kWarpRowsN = 65536;  // plain x and N >= this: gemv_warp_kernel
+constexpr int kWarpRowsN = 65536;    // plain x and N >= this: gemv_warp_kernel (the LM head)
+constexpr int kWarpRowsRms = 8192;   // RMSNorm x and N >= this: gemv_warp_kernel
 constexpr int kGemvWarps = 8;      // gemv_warp_kernel: rows per block
 constexpr int kUnroll = 4;         // gemv_warp_kernel: 16-byte loads in flight per lane
 constexpr int kMaxThreads = 256;   // gemv_rows_kernel: threads per block, at most
+constexpr int kMaxHeads = 64;      // kGatedRms: heads per row, at most
 
-enum Prologue { kPlain = 0, kRms = 1, kSilu = 2, kSiluMul = 3 };
+enum Prologue { kPlain = 0, kRms = 1, kSilu = 2, kSiluMul = 3, kGatedRms = 4 };
 
 struct GemvArgs {
     const bf16 *xb;    // kPlain: bf16 x, row stride ld
     const float *xf;   // other prologues: fp32 source, row stride ld
-    const bf16 *nw;    // kRms: norm weight [K]
+    const bf16 *nw;    // kRms: norm weight [K]; kGatedRms: [hd]
     int ld;
     int off;           // kSiluMul: column of `up` in xf (gate at 0)
-    float eps;         // kRms
+    float eps;         // kRms, kGatedRms
+    const float *gate; // kGatedRms: G fp32, row stride ldg
+    int ldg;
+    int hd;            // kGatedRms: values per head (K = heads * hd, hd % 8 == 0)
     const bf16 *W;
     void *y;
     bool y_f32;
@@ -64,7 +78,8 @@ __device__ __forceinline__ void load8(const float *p, float (&v)[8]) {
     v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
 }
 
-// x chunk c (8 values) of token t as bf16, after the prologue.
+// x chunk c (8 values) of token t as bf16, after the prologue. scale: kRms the token's norm
+// scale, kGatedRms the norm scale of the head holding the chunk.
 template <int P>
 __device__ __forceinline__ uint4 x_chunk(const GemvArgs &a, int t, int c, float scale) {
     if constexpr (P == kPlain) {
@@ -85,6 +100,19 @@ __device__ __forceinline__ uint4 x_chunk(const GemvArgs &a, int t, int c, float 
         } else if constexpr (P == kSilu) {
 #pragma unroll
             for (int i = 0; i < 8; ++i) v[i] = silu(v[i]);
+        } else if constexpr (P == kGatedRms) {
+            // y = RMSNorm_head(o) * w * silu(G), as gated_rmsnorm (rmsnorm.cu).
+            const int i0 = (8 * c) % a.hd;
+            const uint4 wv = __ldg(reinterpret_cast<const uint4 *>(a.nw + i0));
+            const __nv_bfloat162 *w2 = reinterpret_cast<const __nv_bfloat162 *>(&wv);
+            float gv[8];
+            load8(a.gate + int64_t(t) * a.ldg + 8 * c, gv);
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const float2 wf = __bfloat1622float2(w2[i]);
+                v[2 * i] = v[2 * i] * scale * wf.x * silu(gv[2 * i]);
+                v[2 * i + 1] = v[2 * i + 1] * scale * wf.y * silu(gv[2 * i + 1]);
+            }
         } else {
             float u[8];
             load8(row + a.off, u);
@@ -112,12 +140,38 @@ __device__ __forceinline__ void store_y(const GemvArgs &a, int t, int n, float v
 }
 
 // blockDim.x: a multiple of 32, at most kMaxThreads. K % 8 == 0; W, x rows 16-byte aligned.
+// A block walks the row groups blockIdx.x, blockIdx.x + gridDim.x, ... (R rows each). Its work
+// is a sequence of steps, one per (group, pass of the threads over the K chunks), and the weight
+// loads of step s + 1 are in flight while step s is computed - across group boundaries too, so
+// a group's reduction does not stall the weight stream.
 template <int T, int R, int P>
 __global__ void __launch_bounds__(kMaxThreads) gemv_rows_kernel(const GemvArgs a) {
     __shared__ float red[kMaxThreads / 32][T * R];
-    __shared__ float scale_s[T];
+    __shared__ float scale_s[T][P == kGatedRms ? kMaxHeads : 1];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, nwarps = blockDim.x / 32;
-    const int n0 = blockIdx.x * R, C = a.K / 8;
+    const int C = a.K / 8, bd = blockDim.x;
+    const int passes = (C + bd - 1) / bd;  // steps per group
+    const int groups = (a.N + R - 1) / R;
+    const int steps = (groups - int(blockIdx.x) + int(gridDim.x) - 1) / int(gridDim.x) * passes;
+
+    // The weights of step s (zeros past the end).
+    auto load = [&](int s, uint4(&w)[R]) {
+        const int g = blockIdx.x + (s / passes) * gridDim.x;
+        const int c = threadIdx.x + (s % passes) * bd;
+        const bool ok = s < steps && c < C;
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+            const int n = min(g * R + r, a.N - 1);
+            w[r] = ok ? __ldg(reinterpret_cast<const uint4 *>(a.W + int64_t(n) * a.K) + c)
+                      : make_uint4(0, 0, 0, 0);
+        }
+    };
+    // Weights first (no kernel writes them), then wait for the kernel that produced x.
+    uint4 wa[R], wb[R];
+    load(0, wa);
+    load(1, wb);
+    pdl_wait();
+    pdl_trigger();
 
     float scale[T];
 #pragma unroll
@@ -140,81 +194,146 @@ __global__ void __launch_bounds__(kMaxThreads) gemv_rows_kernel(const GemvArgs a
         if (threadIdx.x < T) {
             float s = 0.0f;
             for (int w = 0; w < nwarps; ++w) s += red[w][threadIdx.x];
-            scale_s[threadIdx.x] = rsqrtf(s / float(a.K) + a.eps);
+            scale_s[threadIdx.x][0] = rsqrtf(s / float(a.K) + a.eps);
+        }
+        __syncthreads();  // also: every read of red[] is done before it is reused below
+#pragma unroll
+        for (int t = 0; t < T; ++t) scale[t] = scale_s[t][0];
+    } else if constexpr (P == kGatedRms) {
+        // Per-head RMSNorm scales of each token (a warp per head).
+        const int H = a.K / a.hd;
+        for (int j = warp; j < T * H; j += nwarps) {
+            const int t = j / H, hh = j % H;
+            const float *row = a.xf + int64_t(t) * a.ld + int64_t(hh) * a.hd;
+            float ss = 0.0f;
+            for (int i = lane; i < a.hd; i += 32) ss += row[i] * row[i];
+            ss = warp_sum(ss);
+            if (lane == 0) scale_s[t][hh] = rsqrtf(ss / float(a.hd) + a.eps);
         }
         __syncthreads();
-#pragma unroll
-        for (int t = 0; t < T; ++t) scale[t] = scale_s[t];
     }
 
-    const uint4 *wr[R];
-#pragma unroll
-    for (int r = 0; r < R; ++r)
-        wr[r] = reinterpret_cast<const uint4 *>(a.W + int64_t(min(n0 + r, a.N - 1)) * a.K);
     float acc[T][R];
 #pragma unroll
     for (int t = 0; t < T; ++t)
 #pragma unroll
         for (int r = 0; r < R; ++r) acc[t][r] = 0.0f;
 
-#pragma unroll 2
-    for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        uint4 w[R];
-#pragma unroll
-        for (int r = 0; r < R; ++r) w[r] = __ldg(wr[r] + c);
+    auto compute = [&](int s, const uint4(&w)[R]) {
+        const int c = threadIdx.x + (s % passes) * bd;
+        if (c >= C) return;
 #pragma unroll
         for (int t = 0; t < T; ++t) {
-            const uint4 xv = x_chunk<P>(a, t, c, scale[t]);
+            const float sc = P == kGatedRms ? scale_s[t][(8 * c) / a.hd] : scale[t];
+            const uint4 xv = x_chunk<P>(a, t, c, sc);
 #pragma unroll
             for (int r = 0; r < R; ++r) fma8(acc[t][r], w[r], xv);
         }
-    }
-
-    if constexpr (P == kRms) __syncthreads();  // red[] held the norm partials
+    };
+    // After the last pass over a group: reduce its rows across the block and store them.
+    auto finish = [&](int s) {
+        if (s % passes != passes - 1) return;  // uniform across the block
+        const int n0 = (blockIdx.x + (s / passes) * gridDim.x) * R;
 #pragma unroll
-    for (int t = 0; t < T; ++t)
+        for (int t = 0; t < T; ++t)
 #pragma unroll
-        for (int r = 0; r < R; ++r) {
-            const float v = warp_sum(acc[t][r]);
-            if (lane == 0) red[warp][t * R + r] = v;
+            for (int r = 0; r < R; ++r) {
+                const float v = warp_sum(acc[t][r]);
+                if (lane == 0) red[warp][t * R + r] = v;
+                acc[t][r] = 0.0f;
+            }
+        __syncthreads();
+        if (threadIdx.x < T * R) {
+            const int t = threadIdx.x / R, n = n0 + threadIdx.x % R;
+            float v = 0.0f;
+            for (int w = 0; w < nwarps; ++w) v += red[w][threadIdx.x];
+            if (n < a.N) store_y(a, t, n, v);
         }
-    __syncthreads();
-    if (threadIdx.x < T * R) {
-        const int t = threadIdx.x / R, n = n0 + threadIdx.x % R;
-        float v = 0.0f;
-        for (int w = 0; w < nwarps; ++w) v += red[w][threadIdx.x];
-        if (n < a.N) store_y(a, t, n, v);
+        __syncthreads();
+    };
+    for (int s = 0; s < steps; s += 2) {
+        compute(s, wa);
+        load(s + 2, wa);
+        finish(s);
+        if (s + 1 < steps) {
+            compute(s + 1, wb);
+            load(s + 3, wb);
+            finish(s + 1);
+        }
     }
 }
 
-// One warp per output row n; 8 rows per block.
-template <int T>
+// One warp per output row n; 8 rows per block. P: kPlain or kRms (the norm of x computed by the
+// whole block first).
+template <int T, int P>
 __global__ void __launch_bounds__(kGemvWarps * 32) gemv_warp_kernel(const GemvArgs a) {
-    const int n = blockIdx.x * kGemvWarps + threadIdx.x / 32;
-    const int lane = threadIdx.x % 32;
-    if (n >= a.N) return;
-    const uint4 *wr = reinterpret_cast<const uint4 *>(a.W + int64_t(n) * a.K);
+    static_assert(P == kPlain || P == kRms, "gemv_warp_kernel: plain or RMSNorm x");
+    __shared__ float red[kGemvWarps][T];
+    __shared__ float scale_s[T];
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int n = blockIdx.x * kGemvWarps + warp;
+    const bool active = n < a.N;
+    const uint4 *wr = reinterpret_cast<const uint4 *>(a.W + int64_t(active ? n : 0) * a.K);
     const int k8 = a.K / 8;
+    // The first kUnroll weight loads before waiting for x (see gemv_rows_kernel).
+    uint4 w[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u)
+        w[u] = active && lane + 32 * u < k8 ? __ldg(wr + lane + 32 * u) : make_uint4(0, 0, 0, 0);
+    pdl_wait();
+    pdl_trigger();
+    float scale[T];
+#pragma unroll
+    for (int t = 0; t < T; ++t) scale[t] = 1.0f;
+    if constexpr (P == kRms) {
+#pragma unroll
+        for (int t = 0; t < T; ++t) {
+            float ss = 0.0f;
+            const float4 *row = reinterpret_cast<const float4 *>(a.xf + int64_t(t) * a.ld);
+            for (int i = threadIdx.x; i < a.K / 4; i += blockDim.x) {
+                const float4 q = row[i];
+                ss += q.x * q.x + q.y * q.y + q.z * q.z + q.w * q.w;
+            }
+            ss = warp_sum(ss);
+            if (lane == 0) red[warp][t] = ss;
+        }
+        __syncthreads();
+        if (threadIdx.x < T) {
+            float s = 0.0f;
+            for (int j = 0; j < kGemvWarps; ++j) s += red[j][threadIdx.x];
+            scale_s[threadIdx.x] = rsqrtf(s / float(a.K) + a.eps);
+        }
+        __syncthreads();
+#pragma unroll
+        for (int t = 0; t < T; ++t) scale[t] = scale_s[t];
+    }
+    if (!active) return;
     float acc[T];
 #pragma unroll
     for (int t = 0; t < T; ++t) acc[t] = 0.0f;
     int i = lane;
+    bool have = true;  // w[] holds the chunks from i
     for (; i + 32 * (kUnroll - 1) < k8; i += 32 * kUnroll) {
-        uint4 w[kUnroll];
+        if (!have) {
 #pragma unroll
-        for (int u = 0; u < kUnroll; ++u) w[u] = __ldg(wr + i + 32 * u);
-#pragma unroll
-        for (int t = 0; t < T; ++t) {
-            const uint4 *xr = reinterpret_cast<const uint4 *>(a.xb + int64_t(t) * a.ld);
-#pragma unroll
-            for (int u = 0; u < kUnroll; ++u) fma8(acc[t], w[u], xr[i + 32 * u]);
+            for (int u = 0; u < kUnroll; ++u) w[u] = __ldg(wr + i + 32 * u);
         }
-    }
-    for (; i < k8; i += 32) {
-        const uint4 w = __ldg(wr + i);
+        have = false;
 #pragma unroll
         for (int t = 0; t < T; ++t)
-            fma8(acc[t], w, reinterpret_cast<const uint4 *>(a.xb + int64_t(t) * a.ld)[i]);
+#pragma unroll
+            for (int u = 0; u < kUnroll; ++u)
+                fma8(acc[t], w[u], x_chunk<P>(a, t, i + 32 * u, scale[t]));
+    }
+    // At most kUnroll - 1 chunks are left.
+#pragma unroll
+    for (int u = 0; u < kUnroll - 1; ++u) {
+        const int ii = i + 32 * u;
+        if (ii < k8) {
+            const uint4 wv = have ? w[u] : __ldg(wr + ii);
+#pragma unroll
+            for (int t = 0; t < T; ++t) fma8(acc[t], wv, x_chunk<P>(a, t, ii, scale[t]));
+        }
     }
 #pragma unroll
     for (int t = 0; t < T; ++t) {
@@ -231,29 +350,47 @@ int threads_for(int K) {
     return (t + 31) / 32 * 32;
 }
 
+// Enough blocks to fill the GPU once (occupancy), with the row groups spread evenly over them.
+// (Measured on the H100, batch-1 decode of the 2B: one group per block, or half the resident
+// blocks, are 5% and 19% slower; staging x in shared memory and 4-row groups are slower too.)
+template <int T, int R, int P>
+void launch_rows_r(const GemvArgs &a, cudaStream_t s) {
+    const int th = threads_for(a.K), groups = (a.N + R - 1) / R;
+    auto *kernel = gemv_rows_kernel<T, R, P>;
+    int dev = 0, sms = 0, per_sm = 0;
+    check(cudaGetDevice(&dev), "gemv (cudaGetDevice)");
+    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "gemv (SM count)");
+    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, th, 0), "gemv (occupancy)");
+    const int resident = std::max(1, sms * per_sm);
+    const int per_block = (groups + resident - 1) / resident;
+    launch_pdl("gemv", kernel, dim3((groups + per_block - 1) / per_block), dim3(th), 0, s, a);
+}
+
 template <int T, int P>
 void launch_rows(const GemvArgs &a, cudaStream_t s) {
-    const int th = threads_for(a.K);
-    if (a.N >= 8192) {
-        gemv_rows_kernel<T, 8, P><<<(a.N + 7) / 8, th, 0, s>>>(a);
-    } else {
-        gemv_rows_kernel<T, 4, P><<<(a.N + 3) / 4, th, 0, s>>>(a);
-    }
-    check_launch("gemv");
+    if (a.N >= 8192)
+        launch_rows_r<T, 8, P>(a, s);
+    else
+        launch_rows_r<T, 4, P>(a, s);
+}
+
+template <int T, int P>
+void launch_warp(const GemvArgs &a, cudaStream_t s) {
+    launch_pdl("gemv", gemv_warp_kernel<T, P>, dim3((a.N + kGemvWarps - 1) / kGemvWarps),
+               dim3(kGemvWarps * 32), 0, s, a);
 }
 
 template <int P>
 void launch_gemv(const GemvArgs &a, int T, cudaStream_t s) {
-    if (P == kPlain && a.N >= kWarpRowsN) {
-        const int blocks = (a.N + kGemvWarps - 1) / kGemvWarps;
-        switch (T) {
-        case 1: gemv_warp_kernel<1><<<blocks, kGemvWarps * 32, 0, s>>>(a); break;
-        case 2: gemv_warp_kernel<2><<<blocks, kGemvWarps * 32, 0, s>>>(a); break;
-        case 3: gemv_warp_kernel<3><<<blocks, kGemvWarps * 32, 0, s>>>(a); break;
-        default: gemv_warp_kernel<4><<<blocks, kGemvWarps * 32, 0, s>>>(a); break;
+    if constexpr (P == kPlain || P == kRms) {
+        if (a.N >= (P == kPlain ? kWarpRowsN : kWarpRowsRms)) {
+            switch (T) {
+            case 1: launch_warp<1, P>(a, s); return;
+            case 2: launch_warp<2, P>(a, s); return;
+            case 3: launch_warp<3, P>(a, s); return;
+            default: launch_warp<4, P>(a, s); return;
+            }
         }
-        check_launch("gemv");
-        return;
     }
     switch (T) {
     case 1: launch_rows<1, P>(a, s); return;
@@ -340,6 +477,22 @@ void gemm_silu_mul(cublasHandle_t h, const float *gu, bf16 *act, const bf16 *W, 
         return;
     }
     silu_mul(gu, act, T, K, stream_of(h));
+    gemm(h, act, K, W, y, y_f32, T, K, N, beta);
+}
+
+void gemm_gated_rmsnorm(cublasHandle_t h, const float *o, const float *G, int ldg,
+                        const bf16 *norm_w, float eps, bf16 *act, const bf16 *W, void *y,
+                        bool y_f32, int T, int H, int D, int N, float beta) {
+    if (T <= 0 || N <= 0) return;
+    const int K = H * D;
+    if (gemv_fits(o, K, 4, W, T, K) && D % 8 == 0 && H <= kMaxHeads && ldg % 4 == 0 &&
+        aligned16(G) && aligned16(norm_w)) {
+        GemvArgs a = make_args(W, y, y_f32, K, N, beta);
+        a.xf = o, a.ld = K, a.nw = norm_w, a.eps = eps, a.gate = G, a.ldg = ldg, a.hd = D;
+        launch_gemv<kGatedRms>(a, T, stream_of(h));
+        return;
+    }
+    gated_rmsnorm(o, G, ldg, norm_w, act, T, H, D, eps, stream_of(h));
     gemm(h, act, K, W, y, y_f32, T, K, N, beta);
 }
 

@@ -80,6 +80,22 @@ void gated_delta_step(const bf16 *q, const bf16 *k, const bf16 *v, const float *
                       const float *beta, float *state, float *o, int B, int H, int dK, int dV,
                       float scale, cudaStream_t s);
 
+// The JetBlock's decode work after its projections, fused into one launch (spec 4.2-4.4, one
+// token per sequence): q, k = l2norm(silu(.)) per head (rounded to bf16 as jet_qk_gates stores
+// them), the gates, the dynamic conv on V with its state (as dynamic_conv with T = 1, its SiLU
+// output rounded to bf16), then the step above. Same results as jet_qk_gates + dynamic_conv +
+// gated_delta_step.
+//   proj   fp32 [B, ld]: q [H*dK] at column 0, k [H*dK] at column H*dK, u (the pre-conv v)
+//          [H*dV] at u_col, a [H] and b [H] at ab_col
+//   kern   fp32 [B, ldk]: the generator output without its bias, [C][W] per token (C = H*dV);
+//          bias bf16 [C*W] (may be null)
+//   A_log, dt_bias fp32 [H]; conv fp32 [B, C, W] and state fp32 [B, H, dK, dV] read and
+//   updated; o fp32 [B, H, dV]. Supports dK <= 256, 1 <= W <= 8.
+void jetblock_decode_step(const float *proj, int ld, int u_col, int ab_col, const float *kern,
+                          int ldk, const bf16 *bias, const float *A_log, const float *dt_bias,
+                          float *conv, int W, float *state, float *o, int B, int H, int dK, int dV,
+                          float scale, cudaStream_t s);
+
 // ---------------------------------------------------------------- dynamic_conv.cu
 // Dynamic causal convolution on V (spec 4.3) with SiLU, for prefill (T > 1) and decode (T = 1):
 //   u      fp32 [B, T, C] with row stride ldu (>= C): the pre-conv values (v_proj output)

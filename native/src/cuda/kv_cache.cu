@@ -26,16 +26,6 @@ __global__ void kv_store_kernel(const bf16 *__restrict__ src, bf16 *__restrict__
     copy_row(src + int64_t(i) * width, cache + int64_t(row) * width, width);
 }
 
-__global__ void kv_store_batch_kernel(const bf16 *__restrict__ src, bf16 *__restrict__ cache,
-                                      int64_t seq_stride, const int32_t *__restrict__ seqs,
-                                      const int32_t *__restrict__ pos, int width, int cap,
-                                      bool ring) {
-    const int b = blockIdx.x;
-    const int p = pos[b];
-    const int row = ring ? p % cap : p;
-    copy_row(src + int64_t(b) * width, cache + seqs[b] * seq_stride + int64_t(row) * width, width);
-}
-
 __global__ void kv_ring_gather_kernel(const bf16 *__restrict__ ring, bf16 *__restrict__ dst,
                                       int width, int pos0, int cap) {
     const int i = blockIdx.x;
@@ -50,13 +40,6 @@ void kv_store(const bf16 *src, bf16 *cache, int T, int width, int pos0, int cap,
     if (T - first <= 0) return;
     kv_store_kernel<<<T - first, 128, 0, s>>>(src, cache, first, width, pos0, cap, ring);
     check_launch("kv_store");
-}
-
-void kv_store_batch(const bf16 *src, bf16 *cache, int64_t seq_stride, const int32_t *seqs,
-                    const int32_t *pos, int B, int width, int cap, bool ring, cudaStream_t s) {
-    if (B <= 0) return;
-    kv_store_batch_kernel<<<B, 128, 0, s>>>(src, cache, seq_stride, seqs, pos, width, cap, ring);
-    check_launch("kv_store_batch");
 }
 
 void kv_ring_gather(const bf16 *ring, bf16 *dst, int n, int width, int pos0, int cap,

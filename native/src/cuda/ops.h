@@ -24,6 +24,9 @@ void check(cudaError_t e, const char *what);
 void check(cublasStatus_t s, const char *what);
 // Throws if the last kernel launch failed (cudaGetLastError).
 void check_launch(const char *what);
+// Whether kernel launches on the current device use Programmatic Dependent Launch (cuda/launch.h):
+// compute capability >= 9.0, a runtime that captures it into graphs (12.3+), JET_CUDA_PDL != 0.
+bool pdl_enabled();
 
 // ---------------------------------------------------------------- gemm.cu
 // y[T, N] = x[T, K] * W[N, K]^T (+ beta * y), bf16 inputs, fp32 accumulation. x has row stride
@@ -44,6 +47,12 @@ void gemm_silu(cublasHandle_t h, const float *x, int ldx, bf16 *act, const bf16 
 // silu_mul() then gemm(), fused for T <= 4; act (bf16 [T, K]) is the scratch otherwise.
 void gemm_silu_mul(cublasHandle_t h, const float *gu, bf16 *act, const bf16 *W, void *y,
                    bool y_f32, int T, int K, int N, float beta);
+// y = gated_rmsnorm(o, G) W^T (+ beta * y): o fp32 [T, H*D], G fp32 with row stride ldg, norm_w
+// bf16 [D] (the JetBlock output norm, see gated_rmsnorm); like gated_rmsnorm() then gemm(), fused
+// for T <= 4; act (bf16 [T, H*D]) is the scratch otherwise.
+void gemm_gated_rmsnorm(cublasHandle_t h, const float *o, const float *G, int ldg,
+                        const bf16 *norm_w, float eps, bf16 *act, const bf16 *W, void *y,
+                        bool y_f32, int T, int H, int D, int N, float beta);
 
 // ---------------------------------------------------------------- embedding.cu
 // x[T, D] (fp32) = table[ids[t], :] (bf16 [V, D]).
@@ -72,6 +81,12 @@ void to_bf16(const float *x, int ldx, bf16 *out, int T, int N, cudaStream_t s);
 // [T, nkv*hd]) - the layout the attention kernels take.
 void bias_rope_split(const float *qkv, const bf16 *bias, const int32_t *pos, bf16 *q, bf16 *k,
                      bf16 *v, int T, int nh, int nkv, int hd, float theta, cudaStream_t s);
+// Decode: the same, but token t's k and v rows go straight into sequence seqs[t]'s caches
+// (kcache / vcache + seqs[t] * seq_stride elements, [cap, nkv*hd]) at row pos[t] (pos[t] % cap
+// for a ring). seqs, pos device arrays.
+void bias_rope_store(const float *qkv, const bf16 *bias, const int32_t *pos, const int32_t *seqs,
+                     bf16 *q, bf16 *kcache, bf16 *vcache, int64_t seq_stride, int cap, bool ring,
+                     int T, int nh, int nkv, int hd, float theta, cudaStream_t s);
 
 // ---------------------------------------------------------------- kv_cache.cu
 // A sequence's K or V cache is [cap, width] bf16: linear (row = position) for full attention,
@@ -80,10 +95,6 @@ void bias_rope_split(const float *qkv, const bf16 *bias, const int32_t *pos, bf1
 // min(T, cap) rows are written (earlier ones would be overwritten anyway).
 void kv_store(const bf16 *src, bf16 *cache, int T, int width, int pos0, int cap, bool ring,
               cudaStream_t s);
-// Decode: row b of src (bf16 [B, width]) goes to sequence seqs[b]'s cache (cache + seqs[b] *
-// seq_stride elements) at position pos[b]. seqs and pos are device arrays.
-void kv_store_batch(const bf16 *src, bf16 *cache, int64_t seq_stride, const int32_t *seqs,
-                    const int32_t *pos, int B, int width, int cap, bool ring, cudaStream_t s);
 // Ring gather: dst[i] = row (pos0 + i) % cap of the ring, i < n (positions in order).
 void kv_ring_gather(const bf16 *ring, bf16 *dst, int n, int width, int pos0, int cap,
                     cudaStream_t s);

@@ -1,6 +1,7 @@
 // rmsnorm.cu - RMSNorm (fp32 math, bf16 output for the next GEMM) and the JetBlock's gated
 // per-head RMSNorm. The residual add is not here: cuBLAS accumulates o_proj/down_proj into the
 // fp32 residual stream (beta = 1), which is cheaper than any separate pass.
+#include "cuda/launch.h"
 #include "cuda/ops.h"
 
 namespace jet::cuda {
@@ -23,6 +24,8 @@ __device__ float block_sum(float v) {
 
 __global__ void rmsnorm_kernel(const float *__restrict__ x, const bf16 *__restrict__ w,
                                bf16 *__restrict__ y, int D, float eps) {
+    pdl_wait();
+    pdl_trigger();
     const float *row = x + int64_t(blockIdx.x) * D;
     float ss = 0.0f;
     for (int i = threadIdx.x; i < D; i += blockDim.x) ss += row[i] * row[i];
@@ -62,8 +65,7 @@ int threads_for(int D) {
 
 void rmsnorm(const float *x, const bf16 *w, bf16 *y, int T, int D, float eps, cudaStream_t s) {
     if (T <= 0) return;
-    rmsnorm_kernel<<<T, threads_for(D / 2), 0, s>>>(x, w, y, D, eps);
-    check_launch("rmsnorm");
+    launch_pdl("rmsnorm", rmsnorm_kernel, dim3(T), dim3(threads_for(D / 2)), 0, s, x, w, y, D, eps);
 }
 
 void gated_rmsnorm(const float *o, const float *G, int ldg, const bf16 *w, bf16 *y, int T, int H,

@@ -175,11 +175,16 @@ TEST_F(CudaTinyJetA, ChunkedPrefillMatchesOneCall) {
 
 TEST_F(CudaTinyJetA, BatchedDecodeMatchesAlone) {
     const auto p0 = ids(golden_->get("input_ids.0")), p1 = ids(golden_->get("input_ids.1"));
+    // Six sequences: more than the 4 rows of the fused small-batch decode kernels (GEMV,
+    // jetblock_decode_step), so the batch takes the cuBLAS / unfused path and each sequence
+    // alone the fused one.
     const std::vector<std::vector<int32_t>> prompts = {
         std::vector<int32_t>(p0.begin(), p0.begin() + 70), p1,
-        std::vector<int32_t>(p1.begin() + 5, p1.begin() + 40), p0};
+        std::vector<int32_t>(p1.begin() + 5, p1.begin() + 40), p0,
+        std::vector<int32_t>(p0.begin(), p0.begin() + 33),
+        std::vector<int32_t>(p1.begin(), p1.begin() + 90)};
     const int n = int(prompts.size()), steps = 5;
-    const std::vector<int32_t> order = {3, 0, 2, 1};  // non-consecutive: several runs
+    const std::vector<int32_t> order = {3, 0, 5, 2, 4, 1};  // non-consecutive: several runs
     auto batch = be_->create_cache(n, 512);
     for (int i = 0; i < n; ++i)
         be_->prefill(*batch, i, prompts[i].data(), int(prompts[i].size()), nullptr, false);
@@ -208,7 +213,9 @@ TEST_F(CudaTinyJetA, BatchedDecodeMatchesAlone) {
     for (int i = 0; i < n; ++i) {
         const double r = rel_rms(got[size_t(i)], alone[size_t(i)]);
         std::printf("seq %d batched vs alone: rel %.3g\n", i, r);
-        EXPECT_LE(r, 1e-2) << "sequence " << i;
+        // Other kernels (sums in another order, bf16 roundings between them): within the
+        // official bf16-vs-fp32 noise of this model (3.1e-2); a mixed-up sequence gives O(1).
+        EXPECT_LE(r, 3.1e-2) << "sequence " << i;
         EXPECT_EQ(batch->pos[size_t(i)], int(prompts[i].size()) + steps);
     }
 }

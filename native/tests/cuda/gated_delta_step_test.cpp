@@ -2,6 +2,8 @@
 // recurrent operator on the same bf16-rounded inputs: a batch of sequences with different
 // states over several steps, the 2B's and 4B's head sizes, dK 129..256, odd sizes (dK and dV not multiples
 // of 32), strong decay. The kernel's math is fp32 like the reference: relative RMS <= 1e-5.
+// jetblock_decode_step (the step fused with the q/k norms, gates and dynamic conv) against the
+// unfused kernels it replaces: jet_qk_gates + dynamic_conv + gated_delta_step.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +11,7 @@
 
 #include "cpu/ops.h"
 #include "cuda/kernels.h"
+#include "cuda/ops.h"
 #include "cuda_test_util.h"
 #include "error.h"
 #include "../cpu/op_test_util.h"
@@ -88,6 +91,77 @@ TEST(CudaGatedDeltaStep, OddSizes) {
 TEST(CudaGatedDeltaStep, StrongDecay) {
     JET_SKIP_WITHOUT_CUDA();
     run_case(1, 4, 96, 64, 3, 5, -80.f);
+}
+
+// Raw projection rows laid out as the CUDA backend's: q | k | u | (gap) | a | b.
+void run_fused_case(int B, int H, int dK, int dV, int W, int steps, uint32_t seed, bool bias) {
+    const int C = H * dV, u_col = 2 * H * dK, ab_col = u_col + C + 3, ld = ab_col + 2 * H + 1;
+    const float scale = 1.f / std::sqrt(float(dK));
+    const size_t ss = size_t(B) * H * dK * dV;
+    const auto S0 = jet::test::random_vec(ss, seed, -0.5f, 0.5f);
+    const auto conv0 = jet::test::random_vec(size_t(B) * C * W, seed + 1);
+    const auto A_log = jet::test::random_vec(size_t(H), seed + 2, -1.f, 1.f);
+    const auto dt_bias = jet::test::random_vec(size_t(H), seed + 3, -1.f, 1.f);
+    auto bias_h = jet::test::random_vec(size_t(C) * W, seed + 4, -0.3f, 0.3f);
+    jet::test::round_bf16(bias_h);
+    DevBuf<float> dS(ss), dS_ref(ss), dconv(conv0.size()), dconv_ref(conv0.size());
+    DevBuf<float> dA{size_t(H)}, ddt{size_t(H)}, dproj(size_t(B) * ld), dkern(size_t(B) * C * W);
+    DevBuf<float> dg(size_t(B) * H), dbeta(size_t(B) * H), o(size_t(B) * C), o_ref(size_t(B) * C);
+    DevBuf<bf16> dbias(bias_h.size()), q(size_t(B) * H * dK), k(size_t(B) * H * dK), v(size_t(B) * C);
+    for (auto *d : {&dS, &dS_ref}) jet::test::upload(*d, S0);
+    for (auto *d : {&dconv, &dconv_ref}) jet::test::upload(*d, conv0);
+    jet::test::upload(dA, A_log);
+    jet::test::upload(ddt, dt_bias);
+    jet::test::upload(dbias, bias_h);
+    const bf16 *bp = bias ? dbias.get() : nullptr;
+    double worst_o = 0;
+    for (int step = 0; step < steps; ++step) {
+        jet::test::upload(dproj, jet::test::random_vec(size_t(B) * ld, seed + 10 * (step + 1), -3.f, 3.f));
+        jet::test::upload(dkern, jet::test::random_vec(size_t(B) * C * W, seed + 10 * (step + 1) + 1));
+        jet::cuda::jet_qk_gates(dproj.get(), ld, ab_col, dA.get(), ddt.get(), q.get(), k.get(),
+                                dg.get(), dbeta.get(), B, H, dK, nullptr);
+        jet::cuda::dynamic_conv(dproj.get() + u_col, ld, dkern.get(), C * W, bp, dconv_ref.get(),
+                                v.get(), B, 1, C, W, nullptr);
+        jet::cuda::gated_delta_step(q.get(), k.get(), v.get(), dg.get(), dbeta.get(), dS_ref.get(),
+                                    o_ref.get(), B, H, dK, dV, scale, nullptr);
+        jet::cuda::jetblock_decode_step(dproj.get(), ld, u_col, ab_col, dkern.get(), C * W, bp,
+                                        dA.get(), ddt.get(), dconv.get(), W, dS.get(), o.get(), B,
+                                        H, dK, dV, scale, nullptr);
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+        worst_o = std::max(worst_o, jet::test::rel_rms(jet::test::download(o),
+                                                       jet::test::download(o_ref)));
+    }
+    const double es = jet::test::rel_rms(jet::test::download(dS), jet::test::download(dS_ref));
+    // The q / k norms are summed in another order than jet_qk_gates does, which can move a
+    // bf16-rounded q or k value by one ulp: hence not 1e-5. A wrong index gives O(1).
+    EXPECT_LE(worst_o, 1e-3) << "B=" << B << " H=" << H << " dK=" << dK << " dV=" << dV;
+    EXPECT_LE(es, 1e-3) << "B=" << B << " H=" << H << " dK=" << dK << " dV=" << dV;
+    EXPECT_EQ(jet::test::download(dconv), jet::test::download(dconv_ref)) << "conv state";
+    std::printf("[ jetblock step ] B=%d H=%d dK=%d dV=%d W=%d: rel RMS o %.3e, state %.3e\n", B, H,
+                dK, dV, W, worst_o, es);
+}
+
+TEST(CudaJetBlockDecodeStep, MatchesUnfusedKernels) {
+    JET_SKIP_WITHOUT_CUDA();
+    run_fused_case(3, 12, 96, 256, 4, 3, 21, true);   // the 2B
+    run_fused_case(2, 16, 128, 256, 4, 2, 22, true);  // the 4B
+    run_fused_case(1, 4, 256, 64, 3, 2, 23, false);   // dK = 256, no generator bias
+    run_fused_case(2, 3, 20, 50, 2, 3, 24, true);     // odd sizes
+}
+
+TEST(CudaJetBlockDecodeStep, RejectsBadLayout) {
+    JET_SKIP_WITHOUT_CUDA();
+    DevBuf<float> f32(1 << 16);
+    // u_col overlapping k (u_col < 2 H dK)
+    EXPECT_THROW(jet::cuda::jetblock_decode_step(f32.get(), 4096, 10, 2000, f32.get(), 1024, nullptr,
+                                                 f32.get(), f32.get(), f32.get(), 4, f32.get(),
+                                                 f32.get(), 1, 2, 16, 32, 1.f, nullptr),
+                 jet::Error);
+    // W = 9
+    EXPECT_THROW(jet::cuda::jetblock_decode_step(f32.get(), 4096, 64, 2000, f32.get(), 1024, nullptr,
+                                                 f32.get(), f32.get(), f32.get(), 9, f32.get(),
+                                                 f32.get(), 1, 2, 16, 32, 1.f, nullptr),
+                 jet::Error);
 }
 
 TEST(CudaGatedDeltaStep, RejectsBadArguments) {

@@ -55,7 +55,7 @@ TEST(CudaGemm, FusedProloguesMatchUnfusedOps) {
                             {6, 200, 136}};
     for (const auto &tc : cases) {
         const int T = tc[0], K = tc[1], N = tc[2];
-        for (int kind = 0; kind < 3; ++kind) {
+        for (int kind = 0; kind < 4; ++kind) {
             // pad 2: an fp32 row stride that is not 16-byte aligned (the unfused fallback).
             for (int pad = 0; pad <= 2; pad += 2) {
                 if (pad && kind != 1) continue;
@@ -64,6 +64,11 @@ TEST(CudaGemm, FusedProloguesMatchUnfusedOps) {
                 const auto nw = randn_bf16(size_t(K), 92 + K);
                 const auto W = randn_bf16(size_t(N) * K, 93 + N);
                 const auto y0 = randn_bf16(size_t(T) * N, 94);
+                // kind 3 (gated per-head RMSNorm): heads of D values, gate G with row stride K + 4.
+                const int D = K % 256 == 0 ? 256 : K % 128 == 0 ? 128 : 8, ldg = K + 4;
+                const auto G = randn_bf16(size_t(T) * ldg, 95 + K, 2.0f);
+                DevBuf<float> dG(G.size());
+                upload(dG, G);
                 DevBuf<float> dx(x.size()), dy(size_t(T) * N), dref(size_t(T) * N);
                 DevBuf<bf16> dnw(nw.size()), dW(W.size()), dact(size_t(T) * K),
                     dact2(size_t(T) * K);
@@ -82,6 +87,12 @@ TEST(CudaGemm, FusedProloguesMatchUnfusedOps) {
                     JET_LAUNCH_OK(cuda::silu_to_bf16(dx.get(), ld, dact2.get(), T, K, s));
                     JET_LAUNCH_OK(cuda::gemm_silu(h, dx.get(), ld, dact.get(), dW.get(), dy.get(),
                                                   true, T, K, N, 1.0f));
+                } else if (kind == 3) {
+                    JET_LAUNCH_OK(cuda::gated_rmsnorm(dx.get(), dG.get(), ldg, dnw.get(),
+                                                      dact2.get(), T, K / D, D, 1e-5f, s));
+                    JET_LAUNCH_OK(cuda::gemm_gated_rmsnorm(h, dx.get(), dG.get(), ldg, dnw.get(),
+                                                           1e-5f, dact.get(), dW.get(), dy.get(),
+                                                           true, T, K / D, D, N, 1.0f));
                 } else {
                     JET_LAUNCH_OK(cuda::silu_mul(dx.get(), dact2.get(), T, K, s));
                     JET_LAUNCH_OK(cuda::gemm_silu_mul(h, dx.get(), dact.get(), dW.get(), dy.get(),

@@ -1,4 +1,4 @@
-// kv_cache_test.cpp - cuda::kv_store / kv_store_batch / kv_ring_gather move rows exactly, ring
+// kv_cache_test.cpp - cuda::kv_store / kv_ring_gather move rows exactly, ring
 // buffers wrap, and nothing outside the addressed rows is touched.
 #include "cuda_ops_test_util.h"
 
@@ -34,29 +34,6 @@ TEST(CudaKvCache, LinearAndRingStores) {
     const auto g = download(dst);
     for (int i = 0; i < 6; ++i)
         for (int c = 0; c < width; ++c) ASSERT_EQ(g[i * width + c], src[(10 + i - pos0) * width + c]);
-}
-
-TEST(CudaKvCache, BatchStoreAddressesEachSequence) {
-    JET_SKIP_WITHOUT_CUDA();
-    const int width = 16, cap = 10, n_seq = 4, B = 3;
-    const std::vector<int32_t> seqs = {2, 0, 3}, pos = {4, 9, 23};
-    const auto src = randn_bf16(size_t(B) * width, 62);
-    DevBuf<bf16> dsrc(src.size()), lin(size_t(n_seq) * cap * width), ring(size_t(n_seq) * cap * width);
-    DevBuf<int32_t> ds(seqs.size()), dp(pos.size());
-    upload(dsrc, src);
-    upload(ds, seqs);
-    upload(dp, pos);
-    upload(ring, std::vector<float>(ring.size(), kPoison));
-    JET_LAUNCH_OK(cuda::kv_store_batch(dsrc.get(), ring.get(), int64_t(cap) * width, ds.get(),
-                                       dp.get(), B, width, cap, true, nullptr));
-    const auto r = download(ring);
-    int written = 0;
-    for (size_t i = 0; i < r.size(); ++i) written += r[i] != kPoison;
-    EXPECT_EQ(written, B * width);
-    for (int b = 0; b < B; ++b)
-        for (int c = 0; c < width; ++c)
-            ASSERT_EQ(r[(size_t(seqs[b]) * cap + pos[b] % cap) * width + c], src[b * width + c]);
-    (void)lin;
 }
 
 }  // namespace
