@@ -71,7 +71,7 @@ internal static class NativeLayout
             new("min_p", "MinP", 16),
             new("repeat_penalty", "RepeatPenalty", 20),
             new("repeat_last_n", "RepeatLastN", 24),
-            new("reserved0", "Reserved0", 28),
+            new("vocab_limit", "VocabLimit", 28),
             new("seed", "Seed", 32),
         ]),
     ];

@@ -15,7 +15,7 @@ internal static unsafe partial class NativeMethods
     public const string LibraryName = "jet";
 
     /// <summary>JET_API_VERSION of the header these bindings were generated from.</summary>
-    public const uint JET_API_VERSION = 1;
+    public const uint JET_API_VERSION = 2;
 
     /// <summary>
     /// JET_API_VERSION of the loaded library.
@@ -80,6 +80,19 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial JetStatus jet_model_create_random([MarshalAs(UnmanagedType.LPUTF8Str)] string config_json, ulong seed, NativeModelParams* @params, out JetModelHandle out_model);
+
+    /// <summary>
+    /// Writes a Hugging Face checkpoint of random bf16 weights - the values jet_model_create_random
+    /// gives for this config and seed - into `folder` (created if missing; files of the same names
+    /// are replaced): config.json (config_json as given) and model.safetensors, or, above one shard,
+    /// model-0000i-of-0000n.safetensors shards of at most max_shard_bytes of tensor data each
+    /// (0: 2 GiB) with model.safetensors.index.json. For tests and benchmarks of the loader with
+    /// full-size models (e.g. Jet-Nemotron-2B's config: 3.9 GB) without a download.
+    /// JET_ERR_FORMAT for a bad config; JET_ERR_IO, naming the path, when writing fails.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial JetStatus jet_checkpoint_write_random([MarshalAs(UnmanagedType.LPUTF8Str)] string config_json, ulong seed, [MarshalAs(UnmanagedType.LPUTF8Str)] string folder, ulong max_shard_bytes);
 
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]

@@ -236,7 +236,12 @@ namespace JetNative.Interop
         /// tokens of history the penalty looks at; default 64
         /// </summary>
         public int RepeatLastN;
-        public uint Reserved0;
+        /// <summary>
+        /// &gt; 0: only ids below it are picked, e.g. the tokenizer's
+        /// size when the model's vocabulary is padded beyond it (Qwen:
+        /// 151,665 of 151,936). 0 (default): all
+        /// </summary>
+        public int VocabLimit;
         /// <summary>
         /// same seed + same logits = same tokens; default 0
         /// </summary>

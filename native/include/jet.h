@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 /* Bumped on any incompatible change of this header. The managed layer refuses a mismatch. */
-#define JET_API_VERSION 1
+#define JET_API_VERSION 2
 
 /* ---------------------------------------------------------------- status, version, logging */
 
@@ -117,6 +117,16 @@ JET_API jet_status jet_model_load(const char *folder, const jet_model_params *pa
  * jet_model_load). For benchmarks and architecture search; the same seed gives the same weights. */
 JET_API jet_status jet_model_create_random(const char *config_json, uint64_t seed,
                                            const jet_model_params *params, jet_model **out_model);
+
+/* Writes a Hugging Face checkpoint of random bf16 weights - the values jet_model_create_random
+ * gives for this config and seed - into `folder` (created if missing; files of the same names
+ * are replaced): config.json (config_json as given) and model.safetensors, or, above one shard,
+ * model-0000i-of-0000n.safetensors shards of at most max_shard_bytes of tensor data each
+ * (0: 2 GiB) with model.safetensors.index.json. For tests and benchmarks of the loader with
+ * full-size models (e.g. Jet-Nemotron-2B's config: 3.9 GB) without a download.
+ * JET_ERR_FORMAT for a bad config; JET_ERR_IO, naming the path, when writing fails. */
+JET_API jet_status jet_checkpoint_write_random(const char *config_json, uint64_t seed,
+                                               const char *folder, uint64_t max_shard_bytes);
 
 JET_API void jet_model_free(jet_model *model);
 
@@ -220,7 +230,9 @@ typedef struct jet_sampler_params {
     float min_p;                /* <= 0: off. default 0.05                                 */
     float repeat_penalty;       /* 1: off. default 1.0                                     */
     int32_t repeat_last_n;      /* tokens of history the penalty looks at; default 64      */
-    uint32_t reserved0;
+    int32_t vocab_limit;        /* > 0: only ids below it are picked, e.g. the tokenizer's
+                                   size when the model's vocabulary is padded beyond it (Qwen:
+                                   151,665 of 151,936). 0 (default): all                      */
     uint64_t seed;              /* same seed + same logits = same tokens; default 0        */
 } jet_sampler_params;
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "checkpoint_writer.h"
 #include "config.h"
 #include "error.h"
 #include "jet.h"
@@ -303,6 +304,15 @@ jet_status jet_model_create_random(const char *config_json, uint64_t seed,
         auto w = jet::Weights::random(cfg, seed);
         auto m = make_model(cfg, std::move(w), p);
         *out_model = new jet_model{std::move(m)};
+    });
+}
+
+jet_status jet_checkpoint_write_random(const char *config_json, uint64_t seed, const char *folder,
+                                       uint64_t max_shard_bytes) {
+    return guard("jet_checkpoint_write_random", [&] {
+        if (!config_json) invalid("config_json is NULL");
+        if (!folder) invalid("folder is NULL");
+        jet::write_random_checkpoint(config_json, seed, folder, max_shard_bytes);
     });
 }
 

@@ -32,6 +32,7 @@ void sampler_validate(const jet_sampler_params &p) {
     if (!std::isfinite(p.repeat_penalty) || p.repeat_penalty <= 0)
         bad("repeat_penalty", "must be positive (1 is off)");
     if (p.repeat_last_n < 0) bad("repeat_last_n", "must be >= 0");
+    if (p.vocab_limit < 0) bad("vocab_limit", "must be >= 0 (0 is off)");
 }
 
 Sampler::Sampler(const jet_sampler_params &p) : p_(p), rng_(p.seed) {}
@@ -49,6 +50,7 @@ void Sampler::accept(int32_t token) {
 double Sampler::uniform() { return double(rng_() >> 11) * 0x1.0p-53; }
 
 int32_t Sampler::sample(const float *logits, int32_t n) {
+    if (p_.vocab_limit > 0) n = std::min(n, p_.vocab_limit);  // padding rows of the LM head
     cand_.clear();
     cand_.reserve(size_t(n));
     for (int32_t i = 0; i < n; ++i)

@@ -196,44 +196,49 @@ std::shared_ptr<Weights> Weights::load(const std::string &folder, const Config &
     return w;
 }
 
+std::vector<uint16_t> Weights::random_tensor(const Expected &e, uint64_t seed) {
+    int64_t n = 1;
+    for (int64_t s : e.shape) n *= s;
+    std::vector<uint16_t> data(static_cast<size_t>(n));
+    const std::string &nm = e.name;
+    // Value ~ U[-1, 1) mapped per tensor kind: norms near 1, A = exp(A_log) in (1, 16),
+    // small biases, linears/embeddings with std ~ 1/sqrt(fan_in) (activations stay O(1)).
+    float mul = std::sqrt(3.0f / float(e.shape.back())), add = 0.0f;
+    bool log_a = false;
+    if (ends_with(nm, "norm.weight") || ends_with(nm, "layernorm.weight")) {
+        mul = 0.1f;
+        add = 1.0f;
+    } else if (ends_with(nm, "A_log")) {
+        mul = 7.5f;
+        add = 8.5f;
+        log_a = true;
+    } else if (ends_with(nm, "dt_bias") || ends_with(nm, ".bias")) {
+        mul = 0.1f;
+    }
+    // Blocks of 64Ki values, each seeded from (seed, name, block): the same numbers for
+    // any thread count, generated in parallel.
+    constexpr int64_t kBlock = 1 << 16;
+    const uint64_t base = seed ^ fnv1a(nm);
+    cpu::parallel_for((n + kBlock - 1) / kBlock, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b) {
+            uint64_t state = base + 0x632be59bd9b4e019ull * uint64_t(b);
+            splitmix64(state);
+            const int64_t end = std::min(n, (b + 1) * kBlock);
+            for (int64_t i = b * kBlock; i < end; ++i) {
+                const float u = float(double(splitmix64(state) >> 11) * 0x1.0p-53 * 2.0 - 1.0);
+                const float x = add + mul * u;
+                data[size_t(i)] = f32_to_bf16(log_a ? std::log(x) : x);
+            }
+        }
+    });
+    return data;
+}
+
 std::shared_ptr<Weights> Weights::random(const Config &cfg, uint64_t seed) {
     auto w = std::make_shared<Weights>();
     w->storage_ = std::make_shared<Storage>();
     for (const Expected &e : expected(cfg)) {
-        int64_t n = 1;
-        for (int64_t s : e.shape) n *= s;
-        std::vector<uint16_t> data(static_cast<size_t>(n));
-        const std::string &nm = e.name;
-        // Value ~ U[-1, 1) mapped per tensor kind: norms near 1, A = exp(A_log) in (1, 16),
-        // small biases, linears/embeddings with std ~ 1/sqrt(fan_in) (activations stay O(1)).
-        float mul = std::sqrt(3.0f / float(e.shape.back())), add = 0.0f;
-        bool log_a = false;
-        if (ends_with(nm, "norm.weight") || ends_with(nm, "layernorm.weight")) {
-            mul = 0.1f;
-            add = 1.0f;
-        } else if (ends_with(nm, "A_log")) {
-            mul = 7.5f;
-            add = 8.5f;
-            log_a = true;
-        } else if (ends_with(nm, "dt_bias") || ends_with(nm, ".bias")) {
-            mul = 0.1f;
-        }
-        // Blocks of 64Ki values, each seeded from (seed, name, block): the same numbers for
-        // any thread count, generated in parallel.
-        constexpr int64_t kBlock = 1 << 16;
-        const uint64_t base = seed ^ fnv1a(nm);
-        cpu::parallel_for((n + kBlock - 1) / kBlock, [&](int64_t b0, int64_t b1) {
-            for (int64_t b = b0; b < b1; ++b) {
-                uint64_t state = base + 0x632be59bd9b4e019ull * uint64_t(b);
-                splitmix64(state);
-                const int64_t end = std::min(n, (b + 1) * kBlock);
-                for (int64_t i = b * kBlock; i < end; ++i) {
-                    const float u = float(double(splitmix64(state) >> 11) * 0x1.0p-53 * 2.0 - 1.0);
-                    const float x = add + mul * u;
-                    data[size_t(i)] = f32_to_bf16(log_a ? std::log(x) : x);
-                }
-            }
-        });
+        std::vector<uint16_t> data = random_tensor(e, seed);
         TensorView v;
         v.dtype = DType::BF16;
         v.shape = e.shape;

@@ -34,6 +34,8 @@ public:
         std::vector<int64_t> shape;
     };
     static std::vector<Expected> expected(const Config &cfg);
+    // The values random() gives tensor `e` for `seed` (bf16 bits), e.g. to write them to a file.
+    static std::vector<uint16_t> random_tensor(const Expected &e, uint64_t seed);
 
     const TensorView &get(const std::string &name) const;  // throws JET_ERR_FORMAT if missing
     bool has(const std::string &name) const;

@@ -41,6 +41,26 @@ TEST(Sampler, GreedyIsArgmaxWithLowestIndexOnTies) {
     EXPECT_THROW(s.sample(all_nan.data(), 2), jet::Error);
 }
 
+// The padded rows of an LM head beyond the tokenizer (vocab_limit) are never picked, however
+// large their logits, greedy or sampled; a limit at or above n changes nothing.
+TEST(Sampler, VocabLimitExcludesPaddingIds) {
+    auto g = params(0, 40, 0.9f, 0.1f);
+    g.vocab_limit = 4;  // ids 4 (2.9) and 5 are padding
+    const std::vector<float> pad_wins = {1.0f, 3.0f, 2.0f, 0.5f, 9.0f, 8.0f};
+    jet::Sampler greedy(g);
+    EXPECT_EQ(greedy.sample(pad_wins.data(), 6), 1);
+    auto t = params(1.0f, 0, 1.0f, 0);
+    t.vocab_limit = 4;
+    jet::Sampler sampled(t);
+    const auto h = histogram(sampled, pad_wins, 2000);
+    for (const auto &kv : h) EXPECT_LT(kv.first, 4) << "padding id sampled";
+    EXPECT_EQ(h.size(), 4u);  // every id below the limit still reachable
+    auto wide = params(0, 40, 0.9f, 0.1f);
+    wide.vocab_limit = 100;
+    jet::Sampler w(wide);
+    EXPECT_EQ(w.sample(pad_wins.data(), 6), 4);
+}
+
 TEST(Sampler, TopKOneIsGreedy) {
     jet::Sampler s(params(1.0f, 1, 1.0f, 0));
     for (int i = 0; i < 50; ++i) EXPECT_EQ(s.sample(kLogits.data(), 6), 1);
@@ -130,6 +150,9 @@ TEST(Sampler, ValidatesParams) {
     EXPECT_THROW(jet::sampler_validate(p), jet::Error);
     p = params(1, 0, 1, 0);
     p.repeat_last_n = -1;
+    EXPECT_THROW(jet::sampler_validate(p), jet::Error);
+    p = params(1, 0, 1, 0);
+    p.vocab_limit = -1;
     EXPECT_THROW(jet::sampler_validate(p), jet::Error);
     EXPECT_NO_THROW(jet::sampler_validate(params(0.8f, 40, 0.95f, 0.05f)));
 }

@@ -21,6 +21,7 @@ internal static class CliApp
             EvalCommand.Create(io),
             BenchCommand.Create(io),
             SearchCommand.Create(io),
+            RandomCheckpointCommand.Create(io),
         };
         return root;
     }

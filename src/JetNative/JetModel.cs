@@ -37,6 +37,20 @@ public sealed class JetModel : IDisposable
     public JetTokenizer? Tokenizer { get; }
 
     /// <summary>
+    /// <paramref name="options"/> (or the defaults) made safe for this model: when its vocabulary
+    /// (the LM head's rows) is padded beyond its tokenizer, <see cref="JetSamplingOptions.VocabLimit"/>
+    /// becomes the tokenizer's size unless already set, so that no id without text is sampled.
+    /// The session's generation and the CLI use it.
+    /// </summary>
+    public JetSamplingOptions SamplingFor(JetSamplingOptions? options = null) =>
+        LimitToTokenizer(options ?? new JetSamplingOptions(), Info.VocabSize, Tokenizer?.VocabSize);
+
+    internal static JetSamplingOptions LimitToTokenizer(JetSamplingOptions options, int modelVocab, int? tokenizerVocab) =>
+        options.VocabLimit == 0 && tokenizerVocab is int n && n > 0 && n < modelVocab
+            ? options with { VocabLimit = n }
+            : options;
+
+    /// <summary>
     /// Loads a Hugging Face checkpoint: a folder (config.json + safetensors), or a repo id such as
     /// "jet-ai/Jet-Nemotron-2B" already in the local Hugging Face cache (nothing is downloaded).
     /// Progress reports the load in [0, 1]. Throws JetException with the engine's message for a
@@ -114,6 +128,24 @@ public sealed class JetModel : IDisposable
             JetException.Check(status);
         }
         return new JetModel(handle, null, options, null);
+    }
+
+    /// <summary>
+    /// Writes a Hugging Face checkpoint with random bf16 weights for <paramref name="configJson"/>
+    /// into <paramref name="folder"/> (created if missing): config.json and model.safetensors, or
+    /// safetensors shards of at most <paramref name="maxShardBytes"/> (0: 2 GiB) with
+    /// model.safetensors.index.json. Loading it gives the model <see cref="CreateRandom"/> makes
+    /// with the same seed. For tests and benchmarks of full-size models without a download (e.g.
+    /// <see cref="Accounting.JetNemotronConfigs.Jet2B"/>: 3.9 GB). Throws JetException for a bad
+    /// config or a folder that cannot be written.
+    /// </summary>
+    public static void WriteRandomCheckpoint(string configJson, string folder, ulong seed = 0, long maxShardBytes = 0)
+    {
+        ArgumentNullException.ThrowIfNull(configJson);
+        ArgumentException.ThrowIfNullOrWhiteSpace(folder);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxShardBytes);
+        JetNativeLibrary.EnsureLoaded();
+        JetException.Check(NativeMethods.jet_checkpoint_write_random(configJson, seed, folder, (ulong)maxShardBytes));
     }
 
     private static unsafe NativeModelParams ToNative(JetModelOptions o)

@@ -36,6 +36,7 @@ public sealed class JetSampler : IDisposable
         p.RepeatPenalty = o.RepeatPenalty;
         p.RepeatLastN = o.RepeatLastN;
         p.Seed = o.Seed;
+        p.VocabLimit = o.VocabLimit;
         return p;
     }
 
@@ -49,6 +50,7 @@ public sealed class JetSampler : IDisposable
         {
             Temperature = p.Temperature, TopK = p.TopK, TopP = p.TopP, MinP = p.MinP,
             RepeatPenalty = p.RepeatPenalty, RepeatLastN = p.RepeatLastN, Seed = p.Seed,
+            VocabLimit = p.VocabLimit,
         };
     }
 

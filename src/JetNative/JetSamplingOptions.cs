@@ -29,4 +29,11 @@ public sealed record JetSamplingOptions
 
     /// <summary>RNG seed: the same seed and logits give the same tokens. Default 0.</summary>
     public ulong Seed { get; init; }
+
+    /// <summary>
+    /// Only token ids below this are picked; 0 (default) allows every id. Checkpoints pad the LM head
+    /// beyond their tokenizer (Qwen's: 151,936 rows for 151,665 tokens), and an id of a padding row
+    /// has no text: <see cref="JetModel.SamplingFor"/> sets this to the tokenizer's size.
+    /// </summary>
+    public int VocabLimit { get; init; }
 }

@@ -230,7 +230,7 @@ public sealed class JetSession : IDisposable
         options ??= new JetGenerationOptions();
         int[] stops = StopTokens(options);
         int maxTokens = options.MaxTokens > 0 ? options.MaxTokens : Math.Max(1, Context - GetPosition(sequence) - prompt.Length);
-        using var sampler = new JetSampler(options.Sampling);
+        using var sampler = new JetSampler(Model.SamplingFor(options.Sampling));
         var generated = new List<int>();
         var state = new CallbackState
         {

@@ -55,6 +55,35 @@ public sealed class JetModelTests
     }
 
     [Fact]
+    public void ARandomCheckpointLoadsAsTheRandomModelOfItsSeed()
+    {
+        string config = File.ReadAllText(Path.Combine(TestModels.RequireFolder("tiny-jet-b"), "config.json"));
+        using var temp = new TempFolder();
+        string folder = Path.Combine(temp.Path, "random");
+        JetModel.WriteRandomCheckpoint(config, folder, seed: 5, maxShardBytes: 100_000);
+        Assert.True(File.Exists(Path.Combine(folder, "model.safetensors.index.json")));
+        Assert.True(Directory.GetFiles(folder, "model-*-of-*.safetensors").Length > 1);
+        int[] prompt = [3, 1, 4, 1, 5, 9, 2, 6];
+        var options = new JetModelOptions { Threads = 2 };
+        float[] Logits(JetModel m)
+        {
+            using JetSession s = m.CreateSession();
+            return s.Prefill(prompt).ToArray();
+        }
+        using JetModel loaded = JetModel.Load(folder, options);
+        using JetModel random = JetModel.CreateRandom(config, seed: 5, options);
+        Assert.Equal(Logits(random), Logits(loaded));
+        Assert.Equal(random.Info.ParameterCount, loaded.Info.ParameterCount);
+
+        var e = Assert.Throws<JetException>(() => JetModel.WriteRandomCheckpoint("{}", folder));
+        Assert.Equal(JetStatus.Format, e.Status);
+        File.WriteAllText(Path.Combine(temp.Path, "file"), "x");
+        e = Assert.Throws<JetException>(() => JetModel.WriteRandomCheckpoint(config, Path.Combine(temp.Path, "file", "sub")));
+        Assert.Equal(JetStatus.Io, e.Status);
+        Assert.Contains("file", e.NativeMessage);
+    }
+
+    [Fact]
     public void TheDemoModelHasItsTokenizer()
     {
         JetModel model = TestModels.Get("demo");

@@ -1,3 +1,4 @@
+using JetNative.Tests.Support;
 using Xunit;
 
 namespace JetNative.Tests;
@@ -46,6 +47,33 @@ public sealed class JetSamplerTests
         Assert.Equal(0, sampler.Sample(logits));
         sampler.Accept(0);
         Assert.Equal(1, sampler.Sample(logits));
+    }
+
+    [Fact]
+    public void VocabLimitNeverPicksPaddingIds()
+    {
+        float[] logits = [1f, 3f, 2f, 0.5f, 9f, 8f];  // ids 4 and 5 stand for padding rows
+        using var greedy = new JetSampler(JetSamplingOptions.Greedy with { VocabLimit = 4 });
+        Assert.Equal(1, greedy.Sample(logits));
+        using var sampled = new JetSampler(new JetSamplingOptions { Temperature = 1, TopK = 0, TopP = 1, MinP = 0, VocabLimit = 4 });
+        int[] drawn = Enumerable.Range(0, 500).Select(_ => sampled.Sample(logits)).ToArray();
+        Assert.All(drawn, t => Assert.InRange(t, 0, 3));
+        using var unlimited = new JetSampler(JetSamplingOptions.Greedy);
+        Assert.Equal(4, unlimited.Sample(logits));
+        var e = Assert.Throws<JetException>(() => new JetSampler(new JetSamplingOptions { VocabLimit = -1 }));
+        Assert.Contains("vocab_limit", e.NativeMessage);
+    }
+
+    [Fact]
+    public void SamplingIsLimitedToTheTokenizerOnlyWhenTheVocabularyIsPadded()
+    {
+        var o = new JetSamplingOptions();
+        Assert.Equal(151_665, JetModel.LimitToTokenizer(o, 151_936, 151_665).VocabLimit);  // Qwen's padding
+        Assert.Equal(0, JetModel.LimitToTokenizer(o, 4096, 4096).VocabLimit);
+        Assert.Equal(0, JetModel.LimitToTokenizer(o, 4096, null).VocabLimit);
+        Assert.Equal(100, JetModel.LimitToTokenizer(o with { VocabLimit = 100 }, 151_936, 151_665).VocabLimit);
+        JetModel demo = TestModels.Get("demo");  // tokenizer as large as the vocabulary
+        Assert.Equal(new JetSamplingOptions(), demo.SamplingFor());
     }
 
     [Fact]

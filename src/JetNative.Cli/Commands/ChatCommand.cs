@@ -33,7 +33,7 @@ internal static class ChatCommand
             using JetModel m = await ModelLoader.LoadAsync(io, modelArgs, ct);
             JetTokenizer tokenizer = ModelLoader.RequireTokenizer(m);
             using JetSession session = m.CreateSession(new JetSessionOptions { Context = ModelLoader.Context(m, modelArgs.CtxSize) });
-            var chat = new ChatLoop(io, session, tokenizer, samplingOptions, n, result.GetValue(system));
+            var chat = new ChatLoop(io, session, tokenizer, m.SamplingFor(samplingOptions), n, result.GetValue(system));
             await chat.RunAsync(ct);
             return ExitCodes.Ok;
         });

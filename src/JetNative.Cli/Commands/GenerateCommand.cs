@@ -41,7 +41,7 @@ internal static class GenerateCommand
             IReadOnlyList<int> ids = tokenizer.Encode(text);
             int context = ModelLoader.Context(m, modelArgs.CtxSize);
             using JetSession session = m.CreateSession(new JetSessionOptions { Context = context });
-            using var sampler = new JetSampler(samplingOptions);
+            using var sampler = new JetSampler(m.SamplingFor(samplingOptions));
 
             var stats = new GenerationStats();
             io.Out.Write(text);

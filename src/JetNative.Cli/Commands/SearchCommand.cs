@@ -122,7 +122,7 @@ internal static class SearchCommand
         int step = result.GetValue(valueStep);
         if (step < 1) throw new UsageException($"--value-step must be >= 1, not {step}");
 
-        var (json, label) = ReadBase(result.GetValue(baseConfig) ?? "2b");
+        var (json, label) = ConfigSource.Read(result.GetValue(baseConfig) ?? "2b", "--base");
         SearchConstraint? constraint = null;
         if (result.GetValue(budget) is string budgetText)
             constraint = SearchConstraint.Budget(ParseSize(budgetText, "--budget"), tol ?? 0.05);
@@ -148,19 +148,6 @@ internal static class SearchCommand
             Seed = (ulong)s,
         };
         return (options, label);
-    }
-
-    /// <summary>The base config's text and a name for it.</summary>
-    internal static (string Json, string Label) ReadBase(string value)
-    {
-        if (JetNemotronConfigs.Named(value) is string builtIn) return (builtIn, $"Jet-Nemotron-{value.Trim().ToUpperInvariant()}");
-        string path = value.Trim().Equals("demo", StringComparison.OrdinalIgnoreCase) ? ModelLoader.DemoModelFolder : value;
-        if (Directory.Exists(path)) path = Path.Combine(path, "config.json");
-        if (!File.Exists(path))
-            throw new FileNotFoundException(value.Trim().Equals("demo", StringComparison.OrdinalIgnoreCase)
-                ? $"the embedded demo model is missing: {path}" : $"--base: no built-in config, config.json or checkpoint folder called '{value}'", path);
-        string label = Path.GetFileName(path) == "config.json" ? ModelLoader.DisplayName(Path.GetDirectoryName(Path.GetFullPath(path))!) : Path.GetFileName(path);
-        return (File.ReadAllText(path), label);
     }
 
     private static long ParseSize(string text, string option)

@@ -38,6 +38,28 @@ public sealed class CliCommandTests
         Assert.Matches(@"parameters:\s+[\d,]+ \(", r.Out);
     }
 
+    // ------------------------------------------------------------------ random-checkpoint
+
+    [Fact]
+    public async Task RandomCheckpointWritesALoadableFolder()
+    {
+        using var temp = new TempFolder();
+        string folder = Path.Combine(temp.Path, "ckpt");
+        var r = await CliRunner.RunAsync(["random-checkpoint", "-o", folder, "--config", TestModels.RequireFolder("tiny-jet-b"),
+            "-s", "3", "--shard-size", "200KB"], ct: Ct);
+        r.AssertOk();
+        Assert.Equal(folder, r.Out.Trim());
+        Assert.Contains("of safetensors", r.Error);
+        Assert.True(Directory.GetFiles(folder, "model-*-of-*.safetensors").Length > 1);
+        var info = await CliRunner.RunAsync(["info", "-m", folder, "-t", "2"], ct: Ct);
+        info.AssertOk();
+        Assert.Matches(@"vocab size:\s+777\n", info.Out);
+
+        (await CliRunner.RunAsync(["random-checkpoint", "-o", folder, "--shard-size", "lots"], ct: Ct)).AssertError(2, "--shard-size");
+        (await CliRunner.RunAsync(["random-checkpoint", "-o", folder, "--config", "nope"], ct: Ct)).AssertError(1, "--config");
+        (await CliRunner.RunAsync(["random-checkpoint", "--config", "2b"], ct: Ct)).AssertError(2, "--output");
+    }
+
     [Fact]
     public async Task CorruptWeightsFileIsRuntimeError()
     {

@@ -1,0 +1,137 @@
+// checkpoint_writer.cpp - see checkpoint_writer.h. Safetensors layout: u64 little-endian header
+// length, the JSON header (padded with spaces to a multiple of 8 bytes), then the tensors' bytes.
+#include "checkpoint_writer.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "config.h"
+#include "error.h"
+#include "weights.h"
+
+namespace jet {
+
+namespace {
+
+using json = nlohmann::json;
+constexpr uint64_t kDefaultShardBytes = uint64_t(2) << 30;
+
+// An output file that throws JET_ERR_IO with its path on any failure and is removed unless
+// committed (no half-written checkpoint file is left behind).
+class OutFile {
+public:
+    explicit OutFile(std::string path) : path_(std::move(path)) {
+        f_ = std::fopen(path_.c_str(), "wb");
+        if (!f_) fail("cannot create");
+    }
+    ~OutFile() {
+        if (f_) std::fclose(f_);
+        if (!committed_) std::remove(path_.c_str());
+    }
+    void write(const void *p, size_t n) {
+        if (n && std::fwrite(p, 1, n, f_) != n) fail("cannot write");
+    }
+    void commit() {
+        const int rc = std::fclose(f_);
+        f_ = nullptr;
+        if (rc != 0) fail("cannot write");
+        committed_ = true;
+    }
+
+private:
+    [[noreturn]] void fail(const char *what) {
+        throw Error(JET_ERR_IO, std::string(what) + " " + path_ + ": " + std::strerror(errno));
+    }
+    std::string path_;
+    std::FILE *f_ = nullptr;
+    bool committed_ = false;
+};
+
+struct Shard {
+    std::vector<Weights::Expected> tensors;
+    uint64_t bytes = 0;
+};
+
+uint64_t bytes_of(const Weights::Expected &e) {
+    uint64_t n = 2;  // bf16
+    for (int64_t s : e.shape) n *= uint64_t(s);
+    return n;
+}
+
+void write_shard(const std::string &path, const Shard &shard, uint64_t seed) {
+    json header = json::object();
+    uint64_t offset = 0;
+    for (const auto &e : shard.tensors) {
+        header[e.name] = {{"dtype", "BF16"}, {"shape", e.shape},
+                          {"data_offsets", {offset, offset + bytes_of(e)}}};
+        offset += bytes_of(e);
+    }
+    header["__metadata__"] = {{"format", "pt"}};
+    std::string text = header.dump();
+    text.append((8 - text.size() % 8) % 8, ' ');
+    uint8_t len[8];
+    for (int i = 0; i < 8; ++i) len[i] = uint8_t(uint64_t(text.size()) >> (8 * i));
+    OutFile out(path);
+    out.write(len, 8);
+    out.write(text.data(), text.size());
+    for (const auto &e : shard.tensors) {
+        const std::vector<uint16_t> data = Weights::random_tensor(e, seed);  // little-endian host
+        out.write(data.data(), data.size() * sizeof(uint16_t));
+    }
+    out.commit();
+}
+
+void write_text(const std::string &path, const std::string &text) {
+    OutFile out(path);
+    out.write(text.data(), text.size());
+    out.commit();
+}
+
+}  // namespace
+
+void write_random_checkpoint(const std::string &config_json, uint64_t seed,
+                             const std::string &folder, uint64_t max_shard_bytes) {
+    const Config cfg = parse_config(config_json);
+    if (folder.empty()) throw Error(JET_ERR_INVALID_ARGUMENT, "checkpoint folder is empty");
+    std::error_code ec;
+    std::filesystem::create_directories(folder, ec);
+    if (ec || !std::filesystem::is_directory(folder))
+        throw Error(JET_ERR_IO, "cannot create folder " + folder + ": " +
+                                    (ec ? ec.message() : std::string("not a directory")));
+    const std::string dir = folder.back() == '/' ? folder : folder + "/";
+    const uint64_t limit = max_shard_bytes ? max_shard_bytes : kDefaultShardBytes;
+
+    std::vector<Shard> shards(1);
+    for (const auto &e : Weights::expected(cfg)) {
+        if (!shards.back().tensors.empty() && shards.back().bytes + bytes_of(e) > limit)
+            shards.emplace_back();
+        shards.back().tensors.push_back(e);
+        shards.back().bytes += bytes_of(e);
+    }
+    write_text(dir + "config.json", config_json);
+    const std::string index = dir + "model.safetensors.index.json";
+    if (shards.size() == 1) {
+        std::remove(index.c_str());  // the loader prefers an index: none may be left over
+        write_shard(dir + "model.safetensors", shards[0], seed);
+        return;
+    }
+    json weight_map = json::object();
+    uint64_t total = 0;
+    const int n = int(shards.size());
+    for (int i = 0; i < n; ++i) {
+        char name[64];
+        std::snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", i + 1, n);
+        write_shard(dir + name, shards[size_t(i)], seed);
+        for (const auto &e : shards[size_t(i)].tensors) weight_map[e.name] = name;
+        total += shards[size_t(i)].bytes;
+    }
+    std::remove((dir + "model.safetensors").c_str());
+    const json idx = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
+    write_text(index, idx.dump(2) + "\n");
+}
+
+}  // namespace jet
