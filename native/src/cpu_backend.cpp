@@ -1,4 +1,5 @@
-// cpu_backend.cpp - the Jet-Nemotron forward pass on the CPU (spec section 4), float32.
+// cpu_backend.cpp - the Jet-Nemotron forward pass on the CPU (spec section 4): float32
+// activations, bf16 or float32 weight matrices (cpu_backend.h).
 #include "cpu_backend.h"
 
 #include <algorithm>
@@ -22,10 +23,11 @@ void add_inplace(float *x, const float *y, int64_t n) {
 
 }  // namespace
 
-CpuBackend::CpuBackend(const Config &cfg, const Weights &w, int n_threads) : cfg_(cfg) {
+CpuBackend::CpuBackend(const Config &cfg, std::shared_ptr<const Weights> w, int n_threads)
+    : cfg_(cfg), weights_(std::move(w)) {
     cpu::set_num_threads(n_threads);
     auto load = [&](const std::string &name) {
-        const TensorView &t = w.get(name);
+        const TensorView &t = weights_->get(name);
         std::vector<float> v(static_cast<size_t>(t.numel()));
         constexpr int64_t kBlock = 1 << 16;  // convert in parallel blocks
         cpu::parallel_for((t.numel() + kBlock - 1) / kBlock, [&](int64_t b0, int64_t b1) {
@@ -35,12 +37,23 @@ CpuBackend::CpuBackend(const Config &cfg, const Weights &w, int n_threads) : cfg
             part.data = static_cast<const uint8_t *>(t.data) + begin * int64_t(dtype_size(t.dtype));
             part.to_f32(v.data() + begin);
         });
-        weight_floats_ += int64_t(v.size());
+        weight_bytes_ += int64_t(v.size() * sizeof(float));
         return v;
     };
-    embed_ = load("model.embed_tokens.weight");
+    auto matrix = [&](const std::string &name) {
+        const TensorView &t = weights_->get(name);
+        Matrix m;
+        if (t.dtype == DType::BF16 && reinterpret_cast<uintptr_t>(t.data) % alignof(uint16_t) == 0) {
+            m.bf16 = static_cast<const uint16_t *>(t.data);
+            weight_bytes_ += t.numel() * int64_t(sizeof(uint16_t));
+        } else {
+            m.f32 = load(name);
+        }
+        return m;
+    };
+    embed_ = matrix("model.embed_tokens.weight");
     norm_ = load("model.norm.weight");
-    if (!cfg.tie_word_embeddings) lm_head_ = load("lm_head.weight");
+    if (!cfg.tie_word_embeddings) lm_head_ = matrix("lm_head.weight");
     layers_.resize(cfg.num_layers);
     for (int i = 0; i < cfg.num_layers; ++i) {
         Layer &l = layers_[i];
@@ -49,22 +62,22 @@ CpuBackend::CpuBackend(const Config &cfg, const Weights &w, int n_threads) : cfg
         l.type = cfg.layer_types[i];
         l.ln1 = load(p + "input_layernorm.weight");
         l.ln2 = load(p + "post_attention_layernorm.weight");
-        l.gate = load(p + "mlp.gate_proj.weight");
-        l.up = load(p + "mlp.up_proj.weight");
-        l.down = load(p + "mlp.down_proj.weight");
-        l.wq = load(a + "q_proj.weight");
-        l.wk = load(a + "k_proj.weight");
-        l.wv = load(a + "v_proj.weight");
-        l.wo = load(a + "o_proj.weight");
+        l.gate = matrix(p + "mlp.gate_proj.weight");
+        l.up = matrix(p + "mlp.up_proj.weight");
+        l.down = matrix(p + "mlp.down_proj.weight");
+        l.wq = matrix(a + "q_proj.weight");
+        l.wk = matrix(a + "k_proj.weight");
+        l.wv = matrix(a + "v_proj.weight");
+        l.wo = matrix(a + "o_proj.weight");
         if (l.type == JET_LAYER_JET) {
-            l.wa = load(a + "a_proj.weight");
-            l.wb = load(a + "b_proj.weight");
+            l.wa = matrix(a + "a_proj.weight");
+            l.wb = matrix(a + "b_proj.weight");
             l.A_log = load(a + "A_log");
             l.dt_bias = load(a + "dt_bias");
-            l.wg = load(a + "g_proj.weight");
+            l.wg = matrix(a + "g_proj.weight");
             l.o_norm = load(a + "o_norm.weight");
-            l.gen_w1 = load(a + "dynamic_conv1d.kernel_generator.w1.weight");
-            l.gen_w2 = load(a + "dynamic_conv1d.kernel_generator.w2.weight");
+            l.gen_w1 = matrix(a + "dynamic_conv1d.kernel_generator.w1.weight");
+            l.gen_w2 = matrix(a + "dynamic_conv1d.kernel_generator.w2.weight");
             l.gen_b2 = load(a + "dynamic_conv1d.kernel_generator.w2.bias");
         } else {
             l.bq = load(a + "q_proj.bias");
@@ -78,7 +91,15 @@ std::unique_ptr<Cache> CpuBackend::create_cache(int n_seq, int n_ctx) {
     return std::make_unique<CpuCache>(cfg_, n_seq, n_ctx);
 }
 
-int64_t CpuBackend::weight_bytes() const { return weight_floats_ * int64_t(sizeof(float)); }
+int64_t CpuBackend::weight_bytes() const { return weight_bytes_; }
+
+void CpuBackend::matmul(const Matrix &W, const float *x, const float *bias, float *y, int T, int K,
+                        int N) {
+    if (W.bf16)
+        cpu::matmul_bf16(x, W.bf16, bias, y, T, K, N);
+    else
+        cpu::matmul(x, W.f32.data(), bias, y, T, K, N);
+}
 
 int64_t CpuBackend::cache_bytes(int64_t n_ctx, int64_t *per_token) const {
     return CpuCache::bytes_per_seq(cfg_, n_ctx, per_token);
@@ -119,7 +140,10 @@ void CpuBackend::forward(CpuCache &c, const std::vector<Segment> &segs, const in
 
     std::vector<float> x(size_t(T) * d), h(size_t(T) * d), mix(size_t(T) * d);
     std::vector<float> gate(size_t(T) * I), up(size_t(T) * I);
-    cpu::embedding(embed_.data(), tokens, x.data(), T, d);
+    if (embed_.bf16)
+        cpu::embedding_bf16(embed_.bf16, tokens, x.data(), T, d);
+    else
+        cpu::embedding(embed_.f32.data(), tokens, x.data(), T, d);
     if (on_hidden) on_hidden(0, x.data(), T, d);
 
     for (int li = 0; li < cfg_.num_layers; ++li) {
@@ -133,10 +157,10 @@ void CpuBackend::forward(CpuCache &c, const std::vector<Segment> &segs, const in
         }
         add_inplace(x.data(), mix.data(), int64_t(T) * d);
         cpu::rmsnorm(x.data(), l.ln2.data(), h.data(), T, d, cfg_.rms_norm_eps);
-        cpu::matmul(h.data(), l.gate.data(), nullptr, gate.data(), T, d, I);
-        cpu::matmul(h.data(), l.up.data(), nullptr, up.data(), T, d, I);
+        matmul(l.gate, h.data(), nullptr, gate.data(), T, d, I);
+        matmul(l.up, h.data(), nullptr, up.data(), T, d, I);
         cpu::silu_mul(gate.data(), up.data(), gate.data(), int64_t(T) * I);
-        cpu::matmul(gate.data(), l.down.data(), nullptr, mix.data(), T, I, d);
+        matmul(l.down, gate.data(), nullptr, mix.data(), T, I, d);
         add_inplace(x.data(), mix.data(), int64_t(T) * d);
         if (on_hidden) on_hidden(li + 1, x.data(), T, d);
     }
@@ -151,8 +175,8 @@ void CpuBackend::forward(CpuCache &c, const std::vector<Segment> &segs, const in
     std::vector<float> picked(size_t(R) * d);
     for (int r = 0; r < R; ++r)
         std::memcpy(&picked[size_t(r) * d], &h[size_t(logit_rows[r]) * d], sizeof(float) * d);
-    const float *head = lm_head_.empty() ? embed_.data() : lm_head_.data();
-    cpu::matmul(picked.data(), head, nullptr, logits, R, d, cfg_.vocab_size);
+    matmul(lm_head_.empty() ? embed_ : lm_head_, picked.data(), nullptr, logits, R, d,
+           cfg_.vocab_size);
 }
 
 void CpuBackend::attention_layer(CpuCache &c, int li, const std::vector<Segment> &segs,
@@ -163,9 +187,9 @@ void CpuBackend::attention_layer(CpuCache &c, int li, const std::vector<Segment>
     const int hd = cfg_.head_dim, qd = nh * hd, kvd = nkv * hd;
     std::vector<float> q(size_t(T) * qd), k(size_t(T) * kvd), v(size_t(T) * kvd);
     std::vector<float> att(size_t(T) * qd);
-    cpu::matmul(h, l.wq.data(), l.bq.data(), q.data(), T, d, qd);
-    cpu::matmul(h, l.wk.data(), l.bk.data(), k.data(), T, d, kvd);
-    cpu::matmul(h, l.wv.data(), l.bv.data(), v.data(), T, d, kvd);
+    matmul(l.wq, h, l.bq.data(), q.data(), T, d, qd);
+    matmul(l.wk, h, l.bk.data(), k.data(), T, d, kvd);
+    matmul(l.wv, h, l.bv.data(), v.data(), T, d, kvd);
     cpu::rope(q.data(), T, nh, hd, positions, cfg_.rope_theta);
     cpu::rope(k.data(), T, nkv, hd, positions, cfg_.rope_theta);
     const size_t row_bytes = sizeof(float) * size_t(kvd);
@@ -218,7 +242,7 @@ void CpuBackend::attention_layer(CpuCache &c, int li, const std::vector<Segment>
             std::memcpy(V + size_t(slot) * kvd, vs + size_t(i) * kvd, row_bytes);
         }
     }
-    cpu::matmul(att.data(), l.wo.data(), nullptr, out, T, qd, d);
+    matmul(l.wo, att.data(), nullptr, out, T, qd, d);
 }
 
 void CpuBackend::jet_layer(CpuCache &c, int li, const std::vector<Segment> &segs, const float *h,
@@ -233,19 +257,19 @@ void CpuBackend::jet_layer(CpuCache &c, int li, const std::vector<Segment> &segs
     std::vector<float> gen(size_t(T) * r), kern(size_t(T) * vd * W), vconv(size_t(T) * vd);
     std::vector<float> o(size_t(T) * vd), G(size_t(T) * vd);
 
-    cpu::matmul(h, l.wq.data(), nullptr, q.data(), T, d, kd);
-    cpu::matmul(h, l.wk.data(), nullptr, k.data(), T, d, kd);
+    matmul(l.wq, h, nullptr, q.data(), T, d, kd);
+    matmul(l.wk, h, nullptr, k.data(), T, d, kd);
     cpu::silu(q.data(), int64_t(T) * kd);
     cpu::silu(k.data(), int64_t(T) * kd);
     cpu::l2norm_heads(q.data(), T, H, dK, 1e-6f);
     cpu::l2norm_heads(k.data(), T, H, dK, 1e-6f);
-    cpu::matmul(h, l.wa.data(), nullptr, a.data(), T, d, H);
-    cpu::matmul(h, l.wb.data(), nullptr, b.data(), T, d, H);
+    matmul(l.wa, h, nullptr, a.data(), T, d, H);
+    matmul(l.wb, h, nullptr, b.data(), T, d, H);
     cpu::jet_gates(a.data(), b.data(), l.A_log.data(), l.dt_bias.data(), g.data(), beta.data(), T, H);
-    cpu::matmul(h, l.wv.data(), nullptr, u.data(), T, d, vd);
-    cpu::matmul(h, l.gen_w1.data(), nullptr, gen.data(), T, d, r);
+    matmul(l.wv, h, nullptr, u.data(), T, d, vd);
+    matmul(l.gen_w1, h, nullptr, gen.data(), T, d, r);
     cpu::silu(gen.data(), int64_t(T) * r);
-    cpu::matmul(gen.data(), l.gen_w2.data(), l.gen_b2.data(), kern.data(), T, r, vd * W);
+    matmul(l.gen_w2, gen.data(), l.gen_b2.data(), kern.data(), T, r, vd * W);
     const float scale = 1.0f / std::sqrt(float(dK));
 
     for (const Segment &s : segs) {
@@ -262,14 +286,14 @@ void CpuBackend::jet_layer(CpuCache &c, int li, const std::vector<Segment> &segs
                                        dK, dV, scale);
         }
     }
-    cpu::matmul(h, l.wg.data(), nullptr, G.data(), T, d, vd);
+    matmul(l.wg, h, nullptr, G.data(), T, d, vd);
     cpu::gated_rmsnorm(o.data(), G.data(), l.o_norm.data(), T, H, dV, cfg_.jet_norm_eps);
-    cpu::matmul(o.data(), l.wo.data(), nullptr, out, T, vd, d);
+    matmul(l.wo, o.data(), nullptr, out, T, vd, d);
 }
 
 std::unique_ptr<Backend> make_cpu_backend(const Config &cfg, std::shared_ptr<const Weights> w,
                                           int n_threads) {
-    return std::make_unique<CpuBackend>(cfg, *w, n_threads);
+    return std::make_unique<CpuBackend>(cfg, std::move(w), n_threads);
 }
 
 }  // namespace jet

@@ -1,4 +1,6 @@
-// cpu_backend.h - the CPU forward pass (float32 weights upcast at load, cpu/ops.h operators).
+// cpu_backend.h - the CPU forward pass (cpu/ops.h operators, float32 activations). Weight matrices
+// stay bf16 when the checkpoint is bf16 (used in place: no copy, half the bytes to stream in
+// decode); other dtypes and the small vectors are widened to float32 at load.
 #pragma once
 
 #include <functional>
@@ -13,7 +15,7 @@ namespace jet {
 
 class CpuBackend final : public Backend {
 public:
-    CpuBackend(const Config &cfg, const Weights &w, int n_threads);
+    CpuBackend(const Config &cfg, std::shared_ptr<const Weights> w, int n_threads);
 
     std::unique_ptr<Cache> create_cache(int n_seq, int n_ctx) override;
     void prefill(Cache &cache, int seq, const int32_t *tokens, int n, float *logits,
@@ -33,14 +35,27 @@ public:
     };
 
 private:
+    // A weight matrix [N, K] (a Linear weight, the embedding): the checkpoint's bf16 in place,
+    // or widened to fp32.
+    struct Matrix {
+        std::vector<float> f32;
+        const uint16_t *bf16 = nullptr;
+        bool empty() const { return f32.empty() && !bf16; }
+    };
     struct Layer {
         jet_layer_type type;
-        std::vector<float> ln1, ln2, gate, up, down;
+        std::vector<float> ln1, ln2;
+        Matrix gate, up, down;
         // attn/swa
-        std::vector<float> wq, bq, wk, bk, wv, bv, wo;
+        Matrix wq, wk, wv, wo;
+        std::vector<float> bq, bk, bv;
         // jet (wq, wk, wv, wo shared with the above names)
-        std::vector<float> wa, wb, A_log, dt_bias, wg, o_norm, gen_w1, gen_w2, gen_b2;
+        Matrix wa, wb, wg, gen_w1, gen_w2;
+        std::vector<float> A_log, dt_bias, o_norm, gen_b2;
     };
+    // y[T, N] = x[T, K] W^T + bias (bias may be null).
+    static void matmul(const Matrix &W, const float *x, const float *bias, float *y, int T, int K,
+                       int N);
 
     void forward(CpuCache &c, const std::vector<Segment> &segs, const int32_t *tokens, int T,
                  const std::vector<int> &logit_rows, float *logits);
@@ -50,9 +65,11 @@ private:
                    float *out, int T);
 
     Config cfg_;
-    std::vector<float> embed_, norm_, lm_head_;  // lm_head_ empty when tied
+    std::shared_ptr<const Weights> weights_;  // holds the bf16 matrices
+    Matrix embed_, lm_head_;                  // lm_head_ empty when tied
+    std::vector<float> norm_;
     std::vector<Layer> layers_;
-    int64_t weight_floats_ = 0;
+    int64_t weight_bytes_ = 0;
 };
 
 }  // namespace jet

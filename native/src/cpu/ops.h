@@ -71,5 +71,7 @@ void gated_rmsnorm(float *o, const float *G, const float *w, int T, int H, int D
 
 // x[T, D] = table[ids[t], :] for a [V, D] table.
 void embedding(const float *table, const int32_t *ids, float *x, int T, int D);
+// The same from a bf16 table (raw 16-bit patterns), widened to fp32 (exact).
+void embedding_bf16(const uint16_t *table, const int32_t *ids, float *x, int T, int D);
 
 }  // namespace jet::cpu
