@@ -22,32 +22,8 @@ void expect_error(const json &cfg, const std::string &needle, jet_status status 
     }
 }
 
-json config_2b() {
-    json j = jet_test::tiny_config_json();
-    j["vocab_size"] = 151936;
-    j["hidden_size"] = 1536;
-    j["num_hidden_layers"] = 28;
-    j["intermediate_size"] = 8960;
-    j["num_attention_heads"] = 12;
-    j["num_key_value_heads"] = 2;
-    j["rope_theta"] = 1e6;
-    j["max_position_embeddings"] = 131072;
-    j["bos_token_id"] = 151643;
-    j["eos_token_id"] = 151643;
-    json types = json::array();
-    for (int i = 0; i < 28; ++i)
-        types.push_back(i == 14 || i == 19 ? "attn" : (i == 20 || i == 21 ? "swa" : "jet"));
-    j["layer_types"] = types;
-    j["efficient_attention_config"]["jet"] = {{"num_heads", 12}, {"head_dim", 96},
-                                              {"expand_v", 2.6666666667}, {"conv_size", 4},
-                                              {"dconv_generator_reduction", 8},
-                                              {"norm_eps", "1e-5"}, {"mode", "chunk"}};
-    j["efficient_attention_config"]["swa"] = {{"window_size", 1152}};
-    return j;
-}
-
 TEST(Config, ParsesTheSpec2BConfig) {
-    const jet::Config c = jet::parse_config(config_2b().dump());
+    const jet::Config c = jet::parse_config(jet_test::config_2b_json().dump());
     EXPECT_EQ(c.hidden_size, 1536);
     EXPECT_EQ(c.head_dim, 128);
     EXPECT_EQ(c.jet_dv, 256);

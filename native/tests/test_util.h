@@ -114,6 +114,31 @@ inline nlohmann::json tiny_config_json() {
     })");
 }
 
+// Jet-Nemotron-2B's config (spec section 2) on the same base.
+inline nlohmann::json config_2b_json() {
+    nlohmann::json j = tiny_config_json();
+    j["vocab_size"] = 151936;
+    j["hidden_size"] = 1536;
+    j["num_hidden_layers"] = 28;
+    j["intermediate_size"] = 8960;
+    j["num_attention_heads"] = 12;
+    j["num_key_value_heads"] = 2;
+    j["rope_theta"] = 1e6;
+    j["max_position_embeddings"] = 131072;
+    j["bos_token_id"] = 151643;
+    j["eos_token_id"] = 151643;
+    nlohmann::json types = nlohmann::json::array();
+    for (int i = 0; i < 28; ++i)
+        types.push_back(i == 14 || i == 19 ? "attn" : (i == 20 || i == 21 ? "swa" : "jet"));
+    j["layer_types"] = types;
+    j["efficient_attention_config"]["jet"] = {{"num_heads", 12}, {"head_dim", 96},
+                                              {"expand_v", 2.6666666667}, {"conv_size", 4},
+                                              {"dconv_generator_reduction", 8},
+                                              {"norm_eps", "1e-5"}, {"mode", "chunk"}};
+    j["efficient_attention_config"]["swa"] = {{"window_size", 1152}};
+    return j;
+}
+
 // A checkpoint folder for `cfg` with F32 tensors of the expected names and shapes.
 void write_checkpoint(const TempDir &dir, const nlohmann::json &cfg);
 

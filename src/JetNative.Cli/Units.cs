@@ -1,4 +1,5 @@
 using System.Globalization;
+using JetNative.Accounting;
 
 namespace JetNative.Cli;
 
@@ -12,6 +13,13 @@ internal static class Units
         int u = 0;
         while (Math.Abs(v) >= 1024 && u < units.Length - 1) { v /= 1024; u++; }
         return u == 0 ? $"{bytes} B" : string.Create(CultureInfo.InvariantCulture, $"{v:F2} {units[u]}");
+    }
+
+    /// <summary>A size such as 2GiB or 500MB (<see cref="ByteSize.Parse"/>); a bad one is a usage error naming <paramref name="option"/>.</summary>
+    public static long ParseBytes(string text, string option)
+    {
+        try { return ByteSize.Parse(text); }
+        catch (FormatException e) { throw new UsageException($"{option}: {e.Message}"); }
     }
 
     public static string Count(long n) => n switch

@@ -19,14 +19,8 @@ void embedding(const float *table, const int32_t *ids, float *x, int T, int D) {
 void embedding_bf16(const uint16_t *table, const int32_t *ids, float *x, int T, int D) {
     if (T <= 0 || D <= 0) return;
     parallel_for_min(T, std::max(1, 65536 / D), [&](int64_t b, int64_t e) {
-        for (int64_t t = b; t < e; ++t) {
-            const uint16_t *row = table + static_cast<int64_t>(ids[t]) * D;
-            float *out = x + t * D;
-            for (int i = 0; i < D; ++i) {
-                const uint32_t bits = uint32_t(row[i]) << 16;
-                std::memcpy(out + i, &bits, sizeof(float));
-            }
-        }
+        for (int64_t t = b; t < e; ++t)
+            bf16_to_f32(table + static_cast<int64_t>(ids[t]) * D, x + t * D, D);
     });
 }
 

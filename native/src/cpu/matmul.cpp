@@ -326,6 +326,8 @@ void matmul(const float *x, const float *W, const float *bias, float *y, int T, 
 #endif
 }
 
+void bf16_to_f32(const uint16_t *src, float *dst, int64_t n) { bf16_rows_to_f32(src, dst, n); }
+
 void matmul_bf16(const float *x, const uint16_t *W, const float *bias, float *y, int T, int K,
                  int N) {
     if (matmul_trivial(bias, y, T, K, N)) return;

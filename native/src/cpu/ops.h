@@ -21,6 +21,8 @@ const char *matmul_backend();
 // is up to twice as fast, and W needs no fp32 copy. x, bias and y stay fp32; sums are fp32.
 void matmul_bf16(const float *x, const uint16_t *W, const float *bias, float *y, int T, int K,
                  int N);
+// dst[i] = the float32 value of the bfloat16 bits src[i] (exact).
+void bf16_to_f32(const uint16_t *src, float *dst, int64_t n);
 
 // y = w * x / sqrt(mean(x^2) + eps) per row of D. y may alias x.
 void rmsnorm(const float *x, const float *w, float *y, int T, int D, float eps);

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using JetNative.Accounting;
 
 namespace JetNative.Cli.Commands;
 
@@ -25,9 +24,7 @@ internal static class RandomCheckpointCommand
         {
             long s = result.GetValue(seed);
             if (s < 0) throw new UsageException($"--seed must be >= 0, not {s}");
-            long shard;
-            try { shard = ByteSize.Parse(result.GetValue(shardSize)!); }
-            catch (FormatException e) { throw new UsageException($"--shard-size: {e.Message}"); }
+            long shard = Units.ParseBytes(result.GetValue(shardSize)!, "--shard-size");
             if (shard <= 0) throw new UsageException("--shard-size must be positive");
             var (json, label) = ConfigSource.Read(result.GetValue(config)!, "--config");
             string folder = result.GetValue(output)!.FullName;

@@ -45,7 +45,7 @@ internal static class SearchCommand
         command.SetAction(async (result, ct) =>
         {
             var (options, label) = ReadOptions(result, baseConfig, ctx, gen, batch, reps, budget, tolerance, heads, keyDims, valueStep, candidates, seed, threads, device);
-            long memory = ParseSize(result.GetValue(gpuMemory)!, "--gpu-memory");
+            long memory = Units.ParseBytes(result.GetValue(gpuMemory)!, "--gpu-memory");
             FileInfo csvFile = result.GetValue(csv)!, chartFile = result.GetValue(chart)!;
             string chartExt = chartFile.Extension.ToLowerInvariant();
             if (chartExt is not ".png" and not ".svg") throw new UsageException($"--chart must end in .png or .svg, not '{chartFile.Name}'");
@@ -125,7 +125,7 @@ internal static class SearchCommand
         var (json, label) = ConfigSource.Read(result.GetValue(baseConfig) ?? "2b", "--base");
         SearchConstraint? constraint = null;
         if (result.GetValue(budget) is string budgetText)
-            constraint = SearchConstraint.Budget(ParseSize(budgetText, "--budget"), tol ?? 0.05);
+            constraint = SearchConstraint.Budget(Units.ParseBytes(budgetText, "--budget"), tol ?? 0.05);
         else if (tol is double stateTol)
         {
             try { constraint = SearchConstraint.SameStateAs(ModelShape.FromConfigJson(json), stateTol); }
@@ -150,11 +150,6 @@ internal static class SearchCommand
         return (options, label);
     }
 
-    private static long ParseSize(string text, string option)
-    {
-        try { return ByteSize.Parse(text); }
-        catch (FormatException e) { throw new UsageException($"{option}: {e.Message}"); }
-    }
 
     private static IEnumerable<string> Split(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
