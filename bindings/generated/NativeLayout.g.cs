@@ -17,6 +17,15 @@ internal static class NativeLayout
 {
     public static readonly NativeStructLayout[] Structs =
     [
+        new("jet_run_options", typeof(NativeRunOptions), 40, 8,
+        [
+            new("size", "Size", 0),
+            new("reserved0", "Reserved0", 4),
+            new("progress", "Progress", 8),
+            new("progress_user_data", "ProgressUserData", 16),
+            new("abort", "Abort", 24),
+            new("abort_user_data", "AbortUserData", 32),
+        ]),
         new("jet_model_params", typeof(NativeModelParams), 32, 8,
         [
             new("size", "Size", 0),
@@ -53,14 +62,12 @@ internal static class NativeLayout
             new("n_params", "NParams", 88),
             new("weight_bytes", "WeightBytes", 96),
         ]),
-        new("jet_session_params", typeof(NativeSessionParams), 32, 8,
+        new("jet_session_params", typeof(NativeSessionParams), 16, 4,
         [
             new("size", "Size", 0),
             new("n_seq", "NSeq", 4),
             new("n_ctx", "NCtx", 8),
             new("prefill_chunk", "PrefillChunk", 12),
-            new("progress", "Progress", 16),
-            new("progress_user_data", "ProgressUserData", 24),
         ]),
         new("jet_sampler_params", typeof(NativeSamplerParams), 40, 8,
         [

@@ -15,7 +15,7 @@ internal static unsafe partial class NativeMethods
     public const string LibraryName = "jet";
 
     /// <summary>JET_API_VERSION of the header these bindings were generated from.</summary>
-    public const uint JET_API_VERSION = 2;
+    public const uint JET_API_VERSION = 3;
 
     /// <summary>
     /// JET_API_VERSION of the loaded library.
@@ -59,6 +59,10 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial void jet_set_log_callback(delegate* unmanaged[Cdecl]<int, byte*, nint, void> callback, nint user_data);
+
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial void jet_run_default_options(NativeRunOptions* @out);
 
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
@@ -175,27 +179,23 @@ internal static unsafe partial class NativeMethods
     /// Appends n_tokens tokens to sequence `seq` (in chunks of prefill_chunk) and writes float32
     /// logits as `logits_mode` says. Fails with JET_ERR_CONTEXT_FULL (nothing appended) when the
     /// sequence would exceed n_ctx, JET_ERR_INVALID_ARGUMENT for a token outside [0, vocab_size),
-    /// JET_ERR_CANCELLED when cancelled (the sequence is then reset).
+    /// JET_ERR_CANCELLED when run-&gt;abort or run-&gt;progress stopped it: before the first chunk nothing
+    /// changes, after it the sequence is reset. The session keeps the last token's logits for
+    /// jet_session_sample. `run` may be NULL.
     /// </summary>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
-    internal static partial JetStatus jet_session_prefill(JetSessionHandle session, int seq, int* tokens, int n_tokens, int logits_mode, float* logits_out);
+    internal static partial JetStatus jet_session_prefill(JetSessionHandle session, int seq, int* tokens, int n_tokens, int logits_mode, float* logits_out, NativeRunOptions* run);
 
     /// <summary>
     /// One decode step for a batch: appends tokens[i] to sequence seqs[i] (distinct) and writes
-    /// logits_out[i * vocab_size ...] for each.
+    /// logits_out[i * vocab_size ...] for each. A step is atomic: run-&gt;abort is polled once before it
+    /// (JET_ERR_CANCELLED, nothing changed); when the step itself fails, the sequences of the batch
+    /// are reset. `run` may be NULL.
     /// </summary>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
-    internal static partial JetStatus jet_session_decode(JetSessionHandle session, int n, int* seqs, int* tokens, float* logits_out);
-
-    /// <summary>
-    /// Requests that the session's running (or next) prefill/decode/generate stop with
-    /// JET_ERR_CANCELLED. Safe from any thread. The flag clears when that call returns.
-    /// </summary>
-    [LibraryImport(LibraryName)]
-    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
-    internal static partial JetStatus jet_session_cancel(JetSessionHandle session);
+    internal static partial JetStatus jet_session_decode(JetSessionHandle session, int n, int* seqs, int* tokens, float* logits_out, NativeRunOptions* run);
 
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
@@ -231,12 +231,36 @@ internal static unsafe partial class NativeMethods
     internal static partial JetStatus jet_sampler_reset(JetSamplerHandle sampler);
 
     /// <summary>
-    /// Prefills `prompt` into sequence `seq` (may be empty when the sequence already holds tokens
-    /// and its last logits), then samples and decodes up to max_tokens tokens, stopping after a token
-    /// in stop_tokens (which is reported) or when on_token returns 0. *out_n_generated gets the count.
-    /// The sampler's history gets the prompt and every generated token.
+    /// Sets how the engine picks sequence seq's tokens in jet_session_sample and
+    /// jet_session_decode_sample (params validated as in jet_sampler_create; NULL: greedy, no
+    /// penalty). Reseeds the sequence's RNG with params-&gt;seed. The repetition penalty looks at the
+    /// sequence's own last repeat_last_n tokens (prompt and generated: everything appended since its
+    /// last reset). jet_session_reset keeps the params and reseeds; jet_session_copy_seq and fork copy
+    /// them with the RNG state.
     /// </summary>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
-    internal static partial JetStatus jet_session_generate(JetSessionHandle session, int seq, int* prompt, int n_prompt, int max_tokens, JetSamplerHandle sampler, int* stop_tokens, int n_stop, delegate* unmanaged[Cdecl]<int, nint, int> on_token, nint user_data, int* out_n_generated);
+    internal static partial JetStatus jet_session_set_sampler(JetSessionHandle session, int seq, NativeSamplerParams* @params);
+
+    /// <summary>
+    /// Picks the next token of each sequence seqs[i] from the logits its last jet_session_prefill or
+    /// jet_session_decode left (nothing is appended; after a jet_session_decode_sample there are none:
+    /// JET_ERR_INVALID_ARGUMENT): out_tokens[i], and, when out_logprobs is not NULL, out_logprobs[i] =
+    /// the token's log-probability under the model (log-softmax of the raw logits).
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial JetStatus jet_session_sample(JetSessionHandle session, int n, int* seqs, int* out_tokens, float* out_logprobs);
+
+    /// <summary>
+    /// One decode step that samples in the engine: appends tokens[i] to seqs[i] (distinct), then
+    /// picks each sequence's next token as jet_session_sample does, into out_tokens[i] (and
+    /// out_logprobs[i] when not NULL). No logits cross this boundary: on CUDA the sampling runs on
+    /// the GPU and n ids come back. Atomic like jet_session_decode.
+    /// The loop of a generation: prefill the prompt, jet_session_sample, then decode_sample with the
+    /// token it gave until done. `run` may be NULL.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial JetStatus jet_session_decode_sample(JetSessionHandle session, int n, int* seqs, int* tokens, int* out_tokens, float* out_logprobs, NativeRunOptions* run);
 }

@@ -31,7 +31,7 @@ namespace JetNative
         /// </summary>
         ContextFull = 5,
         /// <summary>
-        /// jet_session_cancel or a progress callback stopped the call
+        /// an abort or progress callback stopped the call
         /// </summary>
         Cancelled = 6,
         /// <summary>
@@ -97,6 +97,30 @@ namespace JetNative
 
 namespace JetNative.Interop
 {
+    /// <summary>
+    /// Per-call options of the calls that compute (jet_session_prefill, jet_session_decode,
+    /// jet_session_decode_sample). Passing NULL means no callbacks.
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal unsafe struct NativeRunOptions
+    {
+        /// <summary>
+        /// sizeof(jet_run_options)
+        /// </summary>
+        public uint Size;
+        public int Reserved0;
+        /// <summary>
+        /// prefill progress chunk by chunk; may be NULL
+        /// </summary>
+        public delegate* unmanaged[Cdecl]<float, nint, int> Progress;
+        public nint ProgressUserData;
+        /// <summary>
+        /// may be NULL
+        /// </summary>
+        public delegate* unmanaged[Cdecl]<nint, int> Abort;
+        public nint AbortUserData;
+    }
+
     [StructLayout(LayoutKind.Sequential)]
     internal unsafe struct NativeModelParams
     {
@@ -198,11 +222,6 @@ namespace JetNative.Interop
         /// tokens per prefill step; 0 = engine default (512)
         /// </summary>
         public int PrefillChunk;
-        /// <summary>
-        /// prefill progress; may be NULL
-        /// </summary>
-        public delegate* unmanaged[Cdecl]<float, nint, int> Progress;
-        public nint ProgressUserData;
     }
 
     [StructLayout(LayoutKind.Sequential)]

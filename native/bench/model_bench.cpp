@@ -58,7 +58,7 @@ void BM_ModelPrefill(benchmark::State &state) {
     std::vector<float> logits(1024);
     for (auto _ : state) {
         jet_session_reset(s, 0);
-        if (jet_session_prefill(s, 0, t.data(), n, JET_LOGITS_LAST, logits.data()) != JET_OK)
+        if (jet_session_prefill(s, 0, t.data(), n, JET_LOGITS_LAST, logits.data(), nullptr) != JET_OK)
             state.SkipWithError(jet_last_error());
     }
     state.counters["tok/s"] = benchmark::Counter(double(n) * double(state.iterations()),
@@ -83,11 +83,11 @@ void BM_ModelDecode(benchmark::State &state) {
         state.PauseTiming();
         for (int i = 0; i < batch; ++i) {
             jet_session_reset(s, i);
-            jet_session_prefill(s, i, prompt.data(), 128, JET_LOGITS_NONE, nullptr);
+            jet_session_prefill(s, i, prompt.data(), 128, JET_LOGITS_NONE, nullptr, nullptr);
         }
         state.ResumeTiming();
         for (int k = 0; k < steps; ++k)
-            if (jet_session_decode(s, batch, seqs.data(), toks.data(), logits.data()) != JET_OK)
+            if (jet_session_decode(s, batch, seqs.data(), toks.data(), logits.data(), nullptr) != JET_OK)
                 state.SkipWithError(jet_last_error());
     }
     state.counters["tok/s"] = benchmark::Counter(double(batch) * steps * double(state.iterations()),

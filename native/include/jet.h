@@ -10,7 +10,8 @@
  *  - Ownership: every jet_X_create/load has exactly one jet_X_free; freeing NULL is a no-op.
  *    A session keeps its model alive (the model is freed when the last of it and its sessions is).
  *  - Threads: a model may be shared by many sessions on many threads; one session is used by one
- *    thread at a time; jet_session_cancel may be called from any thread.
+ *    thread at a time. Calls that compute take a jet_run_options (progress and abort callbacks);
+ *    an abort callback may read a flag that any thread sets.
  *  - No C++ exception ever crosses this boundary.
  */
 #ifndef JET_H
@@ -34,7 +35,7 @@ extern "C" {
 #endif
 
 /* Bumped on any incompatible change of this header. The managed layer refuses a mismatch. */
-#define JET_API_VERSION 2
+#define JET_API_VERSION 3
 
 /* ---------------------------------------------------------------- status, version, logging */
 
@@ -45,7 +46,7 @@ typedef enum jet_status {
     JET_ERR_FORMAT = 3,           /* corrupt safetensors/JSON, bad config, wrong tensor shape   */
     JET_ERR_OUT_OF_MEMORY = 4,    /* host or device allocation failed; model does not fit       */
     JET_ERR_CONTEXT_FULL = 5,     /* a sequence would exceed the session's context length       */
-    JET_ERR_CANCELLED = 6,        /* jet_session_cancel or a progress callback stopped the call */
+    JET_ERR_CANCELLED = 6,        /* an abort or progress callback stopped the call             */
     JET_ERR_DEVICE = 7,           /* no GPU, CUDA not built in, driver or kernel error          */
     JET_ERR_UNSUPPORTED = 8,      /* valid request this build or model cannot serve            */
     JET_ERR_INTERNAL = 9          /* a bug: please report it with the message                   */
@@ -78,6 +79,23 @@ JET_API void jet_set_log_callback(jet_log_callback callback, void *user_data);
 /* Progress of a long call in [0, 1]. Return non-zero to go on, zero to cancel
  * (the call then fails with JET_ERR_CANCELLED). */
 typedef int32_t (*jet_progress_callback)(float progress, void *user_data);
+
+/* Polled by a running call between prefill chunks and between layers. Return non-zero to stop
+ * it (the call then fails with JET_ERR_CANCELLED), zero to go on. */
+typedef int32_t (*jet_abort_callback)(void *user_data);
+
+/* Per-call options of the calls that compute (jet_session_prefill, jet_session_decode,
+ * jet_session_decode_sample). Passing NULL means no callbacks. */
+typedef struct jet_run_options {
+    uint32_t size;              /* sizeof(jet_run_options)                                 */
+    int32_t reserved0;
+    jet_progress_callback progress; /* prefill progress chunk by chunk; may be NULL         */
+    void *progress_user_data;
+    jet_abort_callback abort;   /* may be NULL                                             */
+    void *abort_user_data;
+} jet_run_options;
+
+JET_API void jet_run_default_options(jet_run_options *out);
 
 /* ---------------------------------------------------------------- model */
 
@@ -173,8 +191,6 @@ typedef struct jet_session_params {
     int32_t n_seq;              /* sequences (batch slots); default 1                      */
     int32_t n_ctx;              /* max tokens per sequence; 0 = max_position_embeddings    */
     int32_t prefill_chunk;      /* tokens per prefill step; 0 = engine default (512)       */
-    jet_progress_callback progress; /* prefill progress; may be NULL                      */
-    void *progress_user_data;
 } jet_session_params;
 
 JET_API void jet_session_default_params(jet_session_params *out);
@@ -207,18 +223,20 @@ typedef enum jet_logits_mode {
 /* Appends n_tokens tokens to sequence `seq` (in chunks of prefill_chunk) and writes float32
  * logits as `logits_mode` says. Fails with JET_ERR_CONTEXT_FULL (nothing appended) when the
  * sequence would exceed n_ctx, JET_ERR_INVALID_ARGUMENT for a token outside [0, vocab_size),
- * JET_ERR_CANCELLED when cancelled (the sequence is then reset). */
+ * JET_ERR_CANCELLED when run->abort or run->progress stopped it: before the first chunk nothing
+ * changes, after it the sequence is reset. The session keeps the last token's logits for
+ * jet_session_sample. `run` may be NULL. */
 JET_API jet_status jet_session_prefill(jet_session *session, int32_t seq, const int32_t *tokens,
-                                       int32_t n_tokens, int32_t logits_mode, float *logits_out);
+                                       int32_t n_tokens, int32_t logits_mode, float *logits_out,
+                                       const jet_run_options *run);
 
 /* One decode step for a batch: appends tokens[i] to sequence seqs[i] (distinct) and writes
- * logits_out[i * vocab_size ...] for each. */
+ * logits_out[i * vocab_size ...] for each. A step is atomic: run->abort is polled once before it
+ * (JET_ERR_CANCELLED, nothing changed); when the step itself fails, the sequences of the batch
+ * are reset. `run` may be NULL. */
 JET_API jet_status jet_session_decode(jet_session *session, int32_t n, const int32_t *seqs,
-                                      const int32_t *tokens, float *logits_out);
-
-/* Requests that the session's running (or next) prefill/decode/generate stop with
- * JET_ERR_CANCELLED. Safe from any thread. The flag clears when that call returns. */
-JET_API jet_status jet_session_cancel(jet_session *session);
+                                      const int32_t *tokens, float *logits_out,
+                                      const jet_run_options *run);
 
 /* ---------------------------------------------------------------- sampling */
 
@@ -247,18 +265,33 @@ JET_API jet_status jet_sampler_accept(jet_sampler *sampler, int32_t token);
 /* Clears the history and reseeds the RNG with the params' seed. */
 JET_API jet_status jet_sampler_reset(jet_sampler *sampler);
 
-/* Called for each generated token; return non-zero to go on, zero to stop. */
-typedef int32_t (*jet_token_callback)(int32_t token, void *user_data);
+/* ---------------------------------------------------------------- sampling in the engine */
 
-/* Prefills `prompt` into sequence `seq` (may be empty when the sequence already holds tokens
- * and its last logits), then samples and decodes up to max_tokens tokens, stopping after a token
- * in stop_tokens (which is reported) or when on_token returns 0. *out_n_generated gets the count.
- * The sampler's history gets the prompt and every generated token. */
-JET_API jet_status jet_session_generate(jet_session *session, int32_t seq, const int32_t *prompt,
-                                        int32_t n_prompt, int32_t max_tokens, jet_sampler *sampler,
-                                        const int32_t *stop_tokens, int32_t n_stop,
-                                        jet_token_callback on_token, void *user_data,
-                                        int32_t *out_n_generated);
+/* Sets how the engine picks sequence seq's tokens in jet_session_sample and
+ * jet_session_decode_sample (params validated as in jet_sampler_create; NULL: greedy, no
+ * penalty). Reseeds the sequence's RNG with params->seed. The repetition penalty looks at the
+ * sequence's own last repeat_last_n tokens (prompt and generated: everything appended since its
+ * last reset). jet_session_reset keeps the params and reseeds; jet_session_copy_seq and fork copy
+ * them with the RNG state. */
+JET_API jet_status jet_session_set_sampler(jet_session *session, int32_t seq,
+                                           const jet_sampler_params *params);
+
+/* Picks the next token of each sequence seqs[i] from the logits its last jet_session_prefill or
+ * jet_session_decode left (nothing is appended; after a jet_session_decode_sample there are none:
+ * JET_ERR_INVALID_ARGUMENT): out_tokens[i], and, when out_logprobs is not NULL, out_logprobs[i] =
+ * the token's log-probability under the model (log-softmax of the raw logits). */
+JET_API jet_status jet_session_sample(jet_session *session, int32_t n, const int32_t *seqs,
+                                      int32_t *out_tokens, float *out_logprobs);
+
+/* One decode step that samples in the engine: appends tokens[i] to seqs[i] (distinct), then
+ * picks each sequence's next token as jet_session_sample does, into out_tokens[i] (and
+ * out_logprobs[i] when not NULL). No logits cross this boundary: on CUDA the sampling runs on
+ * the GPU and n ids come back. Atomic like jet_session_decode.
+ * The loop of a generation: prefill the prompt, jet_session_sample, then decode_sample with the
+ * token it gave until done. `run` may be NULL. */
+JET_API jet_status jet_session_decode_sample(jet_session *session, int32_t n, const int32_t *seqs,
+                                             const int32_t *tokens, int32_t *out_tokens,
+                                             float *out_logprobs, const jet_run_options *run);
 
 #ifdef __cplusplus
 }

@@ -7,7 +7,6 @@
 //  - Logits are float32 in host memory, row-major [rows, vocab_size].
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -17,6 +16,7 @@
 namespace jet {
 
 class Weights;  // weights.h: validated tensors of a checkpoint (host, memory-mapped or owned)
+class Sampler;  // sampler.h: one sequence's sampling rule, history and random draws
 
 // Per-session cache of n_seq sequences, n_ctx tokens each. Positions live here so a
 // backend can read them; api.cpp never touches the buffers.
@@ -30,10 +30,10 @@ public:
     int n_seq = 0;
     int n_ctx = 0;
     std::vector<int32_t> pos;  // tokens held per sequence
-    // Set by api.cpp for the duration of a call: a backend checks it between layers and throws
-    // jet::Error(JET_ERR_CANCELLED) when it is set. May be null.
-    const std::atomic<bool> *cancel = nullptr;
-    void check_cancel() const;  // throws Error(JET_ERR_CANCELLED) if *cancel is set
+    // Set by api.cpp for the duration of a call: a backend calls check_cancel() between layers.
+    // May be null.
+    const jet_run_options *run = nullptr;
+    void check_cancel() const;  // throws Error(JET_ERR_CANCELLED) when run's abort callback says so
 };
 
 class Backend {
@@ -48,6 +48,13 @@ public:
     // One token for each of n distinct sequences; logits [n, vocab_size] (never null).
     virtual void decode(Cache &cache, int n, const int32_t *seqs, const int32_t *tokens,
                         float *logits) = 0;
+    // One decode step that picks each sequence's next token: appends tokens[i] to seqs[i], then
+    // out_tokens[i] = samplers[i]->pick(logits row i, vocab, samplers[i]->next_uniform()) and, when
+    // out_logprobs is not null, out_logprobs[i] = log_prob(row i, vocab, out_tokens[i]). The
+    // default runs decode() into host memory and picks there; a device backend overrides it to
+    // keep the logits where they are.
+    virtual void decode_sample(Cache &cache, int vocab, int n, const int32_t *seqs,
+                               const int32_t *tokens, Sampler *const *samplers, int32_t *out_tokens, float *out_logprobs);
     virtual int64_t weight_bytes() const = 0;
     // Bytes create_cache(1, n_ctx) allocates for one sequence; *per_token (may be null) gets
     // the part that grows per token of context (KV of the full-attention layers). The default

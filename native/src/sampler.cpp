@@ -35,11 +35,23 @@ void sampler_validate(const jet_sampler_params &p) {
     if (p.vocab_limit < 0) bad("vocab_limit", "must be >= 0 (0 is off)");
 }
 
-Sampler::Sampler(const jet_sampler_params &p) : p_(p), rng_(p.seed) {}
+namespace {
+jet_sampler_params greedy_params() {
+    jet_sampler_params p;
+    sampler_defaults(&p);
+    p.temperature = 0.0f;
+    p.repeat_penalty = 1.0f;
+    return p;
+}
+}  // namespace
+
+Sampler::Sampler() : p_(greedy_params()) {}
+
+Sampler::Sampler(const jet_sampler_params &p) : p_(p) {}
 
 void Sampler::reset() {
     history_.clear();
-    rng_.seed(p_.seed);
+    draws_ = 0;
 }
 
 void Sampler::accept(int32_t token) {
@@ -47,9 +59,27 @@ void Sampler::accept(int32_t token) {
     while (int64_t(history_.size()) > std::max(p_.repeat_last_n, 0)) history_.pop_front();
 }
 
-double Sampler::uniform() { return double(rng_() >> 11) * 0x1.0p-53; }
+double Sampler::next_uniform() {
+    // splitmix64 of (seed, draw index): a counter-based generator, portable and stateless.
+    uint64_t z = p_.seed + 0x9e3779b97f4a7c15ull * (draws_++ + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return double(z >> 11) * 0x1.0p-53;
+}
 
-int32_t Sampler::sample(const float *logits, int32_t n) {
+float log_prob(const float *logits, int32_t n, int32_t token) {
+    float mx = -INFINITY;
+    for (int32_t i = 0; i < n; ++i)
+        if (logits[i] > mx) mx = logits[i];
+    if (!std::isfinite(mx)) return logits[token] == mx ? 0.0f : -INFINITY;
+    double sum = 0;
+    for (int32_t i = 0; i < n; ++i)
+        if (!std::isnan(logits[i])) sum += std::exp(double(logits[i] - mx));
+    return float(double(logits[token] - mx) - std::log(sum));
+}
+
+int32_t Sampler::pick(const float *logits, int32_t n, double u) {
     if (p_.vocab_limit > 0) n = std::min(n, p_.vocab_limit);  // padding rows of the LM head
     cand_.clear();
     cand_.reserve(size_t(n));
@@ -103,7 +133,7 @@ int32_t Sampler::sample(const float *logits, int32_t n) {
     }
     double mass = 0;
     for (size_t i = 0; i < keep; ++i) mass += prob[i];
-    double r = uniform() * mass;
+    double r = u * mass;
     for (size_t i = 0; i < keep; ++i) {
         r -= prob[i];
         if (r < 0) return cand_[i].second;

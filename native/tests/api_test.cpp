@@ -77,30 +77,31 @@ TEST(Api, NullHandlesAndArguments) {
     EXPECT_EQ(jet_session_position(s, 0, nullptr), JET_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(jet_session_cache_bytes(nullptr, &i64, &i64), JET_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(jet_session_cache_bytes(s, nullptr, nullptr), JET_ERR_INVALID_ARGUMENT);
-    EXPECT_EQ(jet_session_prefill(nullptr, 0, &tok, 1, JET_LOGITS_NONE, nullptr), JET_ERR_INVALID_ARGUMENT);
-    EXPECT_EQ(jet_session_decode(nullptr, 1, &seq, &tok, &f), JET_ERR_INVALID_ARGUMENT);
-    EXPECT_EQ(jet_session_decode(s, 1, nullptr, &tok, &f), JET_ERR_INVALID_ARGUMENT);
-    EXPECT_EQ(jet_session_decode(s, 1, &seq, nullptr, &f), JET_ERR_INVALID_ARGUMENT);
-    EXPECT_EQ(jet_session_decode(s, 1, &seq, &tok, nullptr), JET_ERR_INVALID_ARGUMENT);
-    EXPECT_EQ(jet_session_decode(s, 0, &seq, &tok, &f), JET_ERR_INVALID_ARGUMENT);
-    EXPECT_EQ(jet_session_cancel(nullptr), JET_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(jet_session_prefill(nullptr, 0, &tok, 1, JET_LOGITS_NONE, nullptr, nullptr), JET_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(jet_session_decode(nullptr, 1, &seq, &tok, &f, nullptr), JET_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(jet_session_decode(s, 1, nullptr, &tok, &f, nullptr), JET_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(jet_session_decode(s, 1, &seq, nullptr, &f, nullptr), JET_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(jet_session_decode(s, 1, &seq, &tok, nullptr, nullptr), JET_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(jet_session_decode(s, 0, &seq, &tok, &f, nullptr), JET_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(jet_session_set_sampler(nullptr, 0, nullptr), JET_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(jet_session_sample(nullptr, 1, &seq, &i32, nullptr), JET_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(jet_session_sample(s, 1, &seq, nullptr, nullptr), JET_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(jet_session_decode_sample(nullptr, 1, &seq, &tok, &i32, nullptr, nullptr),
+              JET_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(jet_session_decode_sample(s, 1, &seq, nullptr, &i32, nullptr, nullptr),
+              JET_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(jet_session_decode_sample(s, 1, &seq, &tok, nullptr, nullptr, nullptr),
+              JET_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(jet_last_error()).find("out_tokens is NULL"), std::string::npos);
+    jet_run_default_options(nullptr);
     EXPECT_EQ(jet_sampler_create(nullptr, nullptr), JET_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(jet_sampler_sample(nullptr, &f, 1, &i32), JET_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(jet_sampler_accept(nullptr, 1), JET_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(jet_sampler_reset(nullptr), JET_ERR_INVALID_ARGUMENT);
-    EXPECT_EQ(jet_session_generate(nullptr, 0, &tok, 1, 1, nullptr, nullptr, 0, nullptr, nullptr, &i32),
-              JET_ERR_INVALID_ARGUMENT);
-    EXPECT_EQ(jet_session_generate(s, 0, &tok, 1, 1, nullptr, nullptr, 0, nullptr, nullptr, &i32),
-              JET_ERR_INVALID_ARGUMENT);
-    EXPECT_NE(std::string(jet_last_error()).find("sampler is NULL"), std::string::npos);
     ASSERT_EQ(jet_sampler_create(nullptr, &sa), JET_OK);
     EXPECT_EQ(jet_sampler_sample(sa, nullptr, 1, &i32), JET_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(jet_sampler_sample(sa, &f, 0, &i32), JET_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(jet_sampler_sample(sa, &f, 1, nullptr), JET_ERR_INVALID_ARGUMENT);
-    EXPECT_EQ(jet_session_generate(s, 0, &tok, 1, 1, sa, nullptr, 2, nullptr, nullptr, &i32),
-              JET_ERR_INVALID_ARGUMENT);
-    EXPECT_EQ(jet_session_generate(s, 0, nullptr, 1, 1, sa, nullptr, 0, nullptr, nullptr, &i32),
-              JET_ERR_INVALID_ARGUMENT);
     // Freeing NULL is a no-op.
     jet_model_free(nullptr);
     jet_session_free(nullptr);
@@ -252,7 +253,7 @@ TEST(Api, RandomModelsAreDeterministic) {
         jet_session *s = nullptr;
         ASSERT_EQ(jet_session_create(m, nullptr, &s), JET_OK);
         const int32_t toks[3] = {3, 1, 4};
-        ASSERT_EQ(jet_session_prefill(s, 0, toks, 3, JET_LOGITS_LAST, m == a.p ? la.data() : lb.data()), JET_OK);
+        ASSERT_EQ(jet_session_prefill(s, 0, toks, 3, JET_LOGITS_LAST, m == a.p ? la.data() : lb.data(), nullptr), JET_OK);
         jet_session_free(s);
     }
     EXPECT_EQ(la, lb);
@@ -266,7 +267,7 @@ TEST(Api, SessionKeepsModelAlive) {
     jet_model_free(m);
     const int32_t toks[2] = {5, 6};
     std::vector<float> l(64);
-    EXPECT_EQ(jet_session_prefill(s, 0, toks, 2, JET_LOGITS_LAST, l.data()), JET_OK);
+    EXPECT_EQ(jet_session_prefill(s, 0, toks, 2, JET_LOGITS_LAST, l.data(), nullptr), JET_OK);
     jet_session_free(s);
 }
 
@@ -289,7 +290,7 @@ TEST(Api, CreateRandom2B) {
     ASSERT_EQ(jet_session_create(m.p, &sp, &s.p), JET_OK);
     const int32_t toks[4] = {100, 200, 300, 400};
     std::vector<float> l(151936);
-    ASSERT_EQ(jet_session_prefill(s.p, 0, toks, 4, JET_LOGITS_LAST, l.data()), JET_OK);
+    ASSERT_EQ(jet_session_prefill(s.p, 0, toks, 4, JET_LOGITS_LAST, l.data(), nullptr), JET_OK);
     for (float x : l) ASSERT_TRUE(std::isfinite(x));
 }
 

@@ -23,7 +23,7 @@ std::vector<float> logits_of(jet_model *m, const std::vector<int32_t> &toks) {
     EXPECT_EQ(jet_session_create(m, &sp, &s.p), JET_OK) << jet_last_error();
     std::vector<float> out(toks.size() * 64);
     EXPECT_EQ(jet_session_prefill(s.p, 0, toks.data(), int32_t(toks.size()), JET_LOGITS_ALL,
-                                  out.data()),
+                                  out.data(), nullptr),
               JET_OK)
         << jet_last_error();
     return out;

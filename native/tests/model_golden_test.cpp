@@ -164,14 +164,14 @@ TEST_F(Golden, GreedyDecodeMatches) {
             ASSERT_EQ(jet_session_create(m.p, nullptr, &sess.p), JET_OK) << jet_last_error();
             std::vector<float> logits(V);
             ASSERT_EQ(jet_session_prefill(sess.p, 0, prompt.data(), int32_t(prompt.size()),
-                                          JET_LOGITS_LAST, logits.data()),
+                                          JET_LOGITS_LAST, logits.data(), nullptr),
                       JET_OK)
                 << jet_last_error();
             EXPECT_EQ(argmax(logits.data(), V), want_ids[0]);
             double worst = 0, ref = 0;
             for (size_t step = 0; step < want_ids.size(); ++step) {
                 const int32_t seq = 0, tok = want_ids[step];
-                ASSERT_EQ(jet_session_decode(sess.p, 1, &seq, &tok, logits.data()), JET_OK)
+                ASSERT_EQ(jet_session_decode(sess.p, 1, &seq, &tok, logits.data(), nullptr), JET_OK)
                     << jet_last_error();
                 std::vector<float> w(want_logits.begin() + long(step) * V,
                                      want_logits.begin() + long(step + 1) * V);
@@ -187,27 +187,23 @@ TEST_F(Golden, GreedyDecodeMatches) {
                 "seq %d decode logits: max abs err %.3g over %zu steps (max |logit| %.3g)\n", s,
                 worst, want_ids.size(), ref);
 
-            // The same continuation through jet_session_generate with a greedy sampler.
-            jet_sampler_params sp;
-            jet_sampler_default_params(&sp);
-            sp.temperature = 0;
-            jet_sampler *sampler = nullptr;
-            ASSERT_EQ(jet_sampler_create(&sp, &sampler), JET_OK);
+            // The same continuation sampled in the engine (greedy: no sampler set), the loop
+            // of a generation: prefill, sample, then decode_sample with the token it gave.
             ASSERT_EQ(jet_session_reset(sess.p, 0), JET_OK);
-            std::vector<int32_t> got;
-            int32_t n = 0;
-            ASSERT_EQ(jet_session_generate(
-                          sess.p, 0, prompt.data(), int32_t(prompt.size()),
-                          int32_t(want_ids.size()), sampler, nullptr, 0,
-                          [](int32_t t, void *u) {
-                              static_cast<std::vector<int32_t> *>(u)->push_back(t);
-                              return int32_t(1);
-                          },
-                          &got, &n),
+            ASSERT_EQ(jet_session_prefill(sess.p, 0, prompt.data(), int32_t(prompt.size()),
+                                          JET_LOGITS_NONE, nullptr, nullptr),
                       JET_OK)
                 << jet_last_error();
-            jet_sampler_free(sampler);
-            EXPECT_EQ(n, int32_t(want_ids.size()));
+            std::vector<int32_t> got(1);
+            const int32_t seq = 0;
+            ASSERT_EQ(jet_session_sample(sess.p, 1, &seq, &got[0], nullptr), JET_OK) << jet_last_error();
+            while (got.size() < want_ids.size()) {
+                int32_t next = -1;
+                ASSERT_EQ(jet_session_decode_sample(sess.p, 1, &seq, &got.back(), &next, nullptr, nullptr),
+                          JET_OK)
+                    << jet_last_error();
+                got.push_back(next);
+            }
             EXPECT_EQ(got, want_ids);
         }
     }
