@@ -14,10 +14,8 @@ namespace JetNative;
 public sealed class JetSession : IDisposable
 {
     internal readonly JetSessionHandle Handle;
-    private readonly object _cancelGate = new();
-    private int _busy;
-    private bool _inNativeCall;
-    private bool _cancelIssued;
+    private int _owner;  // managed thread id of the call running on the session; 0: none
+    private int _depth;  // calls nested in it on the same thread (a generation's steps)
     private float[] _logits = [];
     private int _lastRowOffset = -1;
 
@@ -40,10 +38,6 @@ public sealed class JetSession : IDisposable
             p.NSeq = options.Sequences;
             p.NCtx = options.Context;
             p.PrefillChunk = options.PrefillChunk;
-            // user_data 0: the progress goes to the call running on the calling thread (see Callbacks),
-            // which stays right for a forked session that inherits these params.
-            p.Progress = Callbacks.Progress;
-            p.ProgressUserData = 0;
             JetStatus status = NativeMethods.jet_session_create(model.Handle, &p, out Handle);
             if (status != JetStatus.Ok)
             {
@@ -151,13 +145,12 @@ public sealed class JetSession : IDisposable
         using var call = Enter(state, cancellationToken);
         _lastRowOffset = -1;
         JetStatus status;
+        NativeRunOptions run = call.RunOptions;
         fixed (int* t = tokens)
         fixed (float* l = logits)
         {
-            call.NativeBegin();
             status = NativeMethods.jet_session_prefill(Handle, sequence, t, tokens.Length, (int)mode,
-                mode == JetLogitsMode.None ? null : l);
-            call.NativeEnd();
+                mode == JetLogitsMode.None ? null : l, &run);
         }
         call.Check(status);
     }
@@ -192,13 +185,12 @@ public sealed class JetSession : IDisposable
         using var call = Enter(state, cancellationToken);
         _lastRowOffset = -1;
         JetStatus status;
+        NativeRunOptions run = call.RunOptions;
         fixed (int* s = sequences)
         fixed (int* t = tokens)
         fixed (float* l = _logits)
         {
-            call.NativeBegin();
-            status = NativeMethods.jet_session_decode(Handle, tokens.Length, s, t, l);
-            call.NativeEnd();
+            status = NativeMethods.jet_session_decode(Handle, tokens.Length, s, t, l, &run);
         }
         call.Check(status);
         _lastRowOffset = tokens.Length == 1 ? 0 : -1;
@@ -218,50 +210,119 @@ public sealed class JetSession : IDisposable
         return token;
     }
 
+    // ---------------------------------------------------------------- sampling in the engine
+
     /// <summary>
-    /// Generates token ids in the engine (jet_session_generate): prefills <paramref name="prompt"/>
-    /// into <paramref name="sequence"/> (may be empty when the sequence already holds tokens), then
-    /// samples and decodes until MaxTokens, a stop token (included in the result) or
-    /// <paramref name="onToken"/> returning false.
+    /// Sets how the engine picks <paramref name="sequence"/>'s tokens in <see cref="SampleNext(int)"/>
+    /// and <see cref="DecodeSample(int, int, CancellationToken)"/> (null: greedy), limited to the
+    /// tokenizer's vocabulary (<see cref="JetModel.SamplingFor"/>), and reseeds it. The repetition
+    /// penalty looks at the sequence's own last tokens.
     /// </summary>
-    public unsafe int[] GenerateTokens(ReadOnlySpan<int> prompt, JetGenerationOptions? options = null,
+    public unsafe void SetSampling(JetSamplingOptions? sampling, int sequence = 0)
+    {
+        using var call = Enter(new CallbackState(), default);
+        if (sampling is null)
+        {
+            call.Check(NativeMethods.jet_session_set_sampler(Handle, sequence, null));
+            return;
+        }
+        NativeSamplerParams p = JetSampler.ToNative(Model.SamplingFor(sampling));
+        call.Check(NativeMethods.jet_session_set_sampler(Handle, sequence, &p));
+    }
+
+    /// <summary>
+    /// Picks the next token of <paramref name="sequence"/> from the logits its last prefill or decode
+    /// left, with the sequence's sampling (<see cref="SetSampling"/>); appends nothing.
+    /// </summary>
+    public int SampleNext(int sequence = 0) => SampleNext(sequence, out _);
+
+    /// <summary>Like <see cref="SampleNext(int)"/>, also giving the token's log-probability under the model.</summary>
+    public unsafe int SampleNext(int sequence, out float logprob)
+    {
+        using var call = Enter(new CallbackState(), default);
+        int token;
+        float lp;
+        call.Check(NativeMethods.jet_session_sample(Handle, 1, &sequence, &token, &lp));
+        logprob = lp;
+        return token;
+    }
+
+    /// <summary>
+    /// One decode step that samples in the engine: appends <paramref name="token"/> to
+    /// <paramref name="sequence"/> and returns the token that follows it (no logits are copied). A step
+    /// is atomic: cancelled before it starts, the sequence is unchanged.
+    /// </summary>
+    public int DecodeSample(int token, int sequence = 0, CancellationToken cancellationToken = default)
+    {
+        Span<int> next = stackalloc int[1];
+        DecodeSample([sequence], [token], next, default, cancellationToken);
+        return next[0];
+    }
+
+    /// <summary>
+    /// One decode step for a batch that samples in the engine: appends tokens[i] to sequences[i]
+    /// (distinct), writes each sequence's next token to <paramref name="next"/> and, when
+    /// <paramref name="logprobs"/> is not empty, its log-probability under the model. On CUDA the
+    /// sampling runs on the GPU and only the ids cross to the host.
+    /// </summary>
+    public unsafe void DecodeSample(ReadOnlySpan<int> sequences, ReadOnlySpan<int> tokens, Span<int> next,
+        Span<float> logprobs = default, CancellationToken cancellationToken = default)
+    {
+        if (sequences.Length != tokens.Length)
+            throw new ArgumentException($"{sequences.Length} sequences but {tokens.Length} tokens", nameof(tokens));
+        if (tokens.IsEmpty)
+            throw new ArgumentException("no tokens to decode", nameof(tokens));
+        if (next.Length < tokens.Length)
+            throw new ArgumentException($"next holds {next.Length} ids, {tokens.Length} are needed", nameof(next));
+        if (!logprobs.IsEmpty && logprobs.Length < tokens.Length)
+            throw new ArgumentException($"logprobs holds {logprobs.Length} floats, {tokens.Length} are needed", nameof(logprobs));
+        using var call = Enter(new CallbackState { CancellationToken = cancellationToken }, cancellationToken);
+        _lastRowOffset = -1;
+        JetStatus status;
+        NativeRunOptions run = call.RunOptions;
+        fixed (int* s = sequences)
+        fixed (int* t = tokens)
+        fixed (int* n = next)
+        fixed (float* l = logprobs)
+        {
+            status = NativeMethods.jet_session_decode_sample(Handle, tokens.Length, s, t, n,
+                logprobs.IsEmpty ? null : l, &run);
+        }
+        call.Check(status);
+    }
+
+    /// <summary>
+    /// Generates token ids with the engine's sampling: prefills <paramref name="prompt"/> into
+    /// <paramref name="sequence"/> (may be empty when the sequence already holds tokens and logits),
+    /// then samples and decodes until MaxTokens, a stop token (included in the result) or
+    /// <paramref name="onToken"/> returning false. Every generated token joins the sequence, so a
+    /// later call with an empty prompt goes on from there.
+    /// </summary>
+    public int[] GenerateTokens(ReadOnlySpan<int> prompt, JetGenerationOptions? options = null,
         Func<int, bool>? onToken = null, int sequence = 0, CancellationToken cancellationToken = default)
     {
         options ??= new JetGenerationOptions();
+        using var hold = Enter(new CallbackState(), cancellationToken);  // the session is ours until done
         int[] stops = StopTokens(options);
         int maxTokens = options.MaxTokens > 0 ? options.MaxTokens : Math.Max(1, Context - GetPosition(sequence) - prompt.Length);
-        using var sampler = new JetSampler(Model.SamplingFor(options.Sampling));
+        SetSampling(options.Sampling, sequence);
+        if (!prompt.IsEmpty)
+            Prefill(prompt, sequence, JetLogitsMode.None, default, cancellationToken);
         var generated = new List<int>();
-        var state = new CallbackState
+        int token = SampleNext(sequence);
+        while (true)
         {
-            CancellationToken = cancellationToken,
-            Progress = PrefillProgress,
-            OnToken = t =>
+            generated.Add(token);
+            bool goOn = onToken is null || onToken(token);
+            bool done = !goOn || generated.Count >= maxTokens || Array.IndexOf(stops, token) >= 0;
+            if (done)
             {
-                generated.Add(t);
-                return onToken is null || onToken(t);
-            },
-        };
-        GCHandle gc = GCHandle.Alloc(state);
-        try
-        {
-            using var call = Enter(state, cancellationToken);
-            _lastRowOffset = -1;
-            JetStatus status;
-            int count;
-            fixed (int* p = prompt)
-            fixed (int* s = stops)
-            {
-                call.NativeBegin();
-                status = NativeMethods.jet_session_generate(Handle, sequence, p, prompt.Length, maxTokens,
-                    sampler.Handle, s, stops.Length, Callbacks.Token, GCHandle.ToIntPtr(gc), &count);
-                call.NativeEnd();
+                // The last token joins the sequence too (its logits are kept for a continuation).
+                if (GetPosition(sequence) < Context)
+                    Decode(token, sequence, cancellationToken);
+                break;
             }
-            call.Check(status);
-        }
-        finally
-        {
-            gc.Free();
+            token = DecodeSample(token, sequence, cancellationToken);
         }
         return generated.ToArray();
     }
@@ -482,9 +543,6 @@ public sealed class JetSession : IDisposable
         call.Check(NativeMethods.jet_session_copy_seq(Handle, source, destination));
     }
 
-    /// <summary>Asks the running (or next) prefill/decode/generate to stop. Safe from any thread.</summary>
-    public void Cancel() => JetException.Check(NativeMethods.jet_session_cancel(Handle));
-
     public void Dispose() => Handle.Dispose();
 
     // ---------------------------------------------------------------- plumbing
@@ -499,67 +557,44 @@ public sealed class JetSession : IDisposable
     {
         ObjectDisposedException.ThrowIf(Handle.IsClosed, this);
         cancellationToken.ThrowIfCancellationRequested();
-        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+        int me = Environment.CurrentManagedThreadId;
+        bool nested = Volatile.Read(ref _owner) == me;
+        if (nested)
+            _depth++;
+        else if (Interlocked.CompareExchange(ref _owner, me, 0) != 0)
             throw new InvalidOperationException(
                 "this JetSession is already running a call; a session serves one call at a time (use another session or Fork)");
-        return new CallScope(this, state, cancellationToken);
+        return new CallScope(this, state, nested);
     }
 
-    private void OnCancelRequested()
-    {
-        lock (_cancelGate)
-        {
-            if (!_inNativeCall)
-                return;
-            try
-            {
-                NativeMethods.jet_session_cancel(Handle);
-                _cancelIssued = true;
-            }
-            catch (ObjectDisposedException)
-            {
-            }
-        }
-    }
-
-    /// <summary>One call on the session: the busy flag, the cancellation registration, the progress target.</summary>
+    /// <summary>One call on the session: the busy flag and the run options (progress, abort) of the call.</summary>
     private readonly struct CallScope : IDisposable
     {
         private readonly JetSession _session;
         private readonly CallbackState _state;
-        private readonly CallbackState? _previous;
-        private readonly CancellationTokenRegistration _registration;
+        private readonly GCHandle _gc;
+        private readonly bool _nested;
 
-        public CallScope(JetSession session, CallbackState state, CancellationToken cancellationToken)
+        public CallScope(JetSession session, CallbackState state, bool nested)
         {
             _session = session;
             _state = state;
-            _previous = Callbacks.SetCurrent(state);
-            _registration = cancellationToken.CanBeCanceled
-                ? cancellationToken.UnsafeRegister(static s => ((JetSession)s!).OnCancelRequested(), session)
-                : default;
+            _nested = nested;
+            _gc = GCHandle.Alloc(state);
         }
 
-        public void NativeBegin()
+        /// <summary>The jet_run_options that route the engine's progress and abort polls to this call.</summary>
+        public unsafe NativeRunOptions RunOptions
         {
-            lock (_session._cancelGate)
-                _session._inNativeCall = true;
-            if (_state.CancellationToken.IsCancellationRequested)
-                _session.OnCancelRequested();
-        }
-
-        public unsafe void NativeEnd()
-        {
-            lock (_session._cancelGate)
+            get
             {
-                _session._inNativeCall = false;
-                if (!_session._cancelIssued)
-                    return;
-                _session._cancelIssued = false;
-                // The token may have fired after the engine cleared the flag on its way out; that
-                // request would cancel the next call. An empty prefill consumes (clears) it. It
-                // succeeds, so the thread's last error (read by Check) stays that of the real call.
-                NativeMethods.jet_session_prefill(_session.Handle, 0, null, 0, (int)JetLogitsMode.None, null);
+                NativeRunOptions run;
+                NativeMethods.jet_run_default_options(&run);
+                run.Progress = Callbacks.Progress;
+                run.ProgressUserData = GCHandle.ToIntPtr(_gc);
+                run.Abort = Callbacks.Abort;
+                run.AbortUserData = GCHandle.ToIntPtr(_gc);
+                return run;
             }
         }
 
@@ -580,9 +615,11 @@ public sealed class JetSession : IDisposable
 
         public void Dispose()
         {
-            _registration.Dispose();
-            Callbacks.SetCurrent(_previous);
-            Volatile.Write(ref _session._busy, 0);
+            _gc.Free();
+            if (_nested)
+                _session._depth--;
+            else
+                Volatile.Write(ref _session._owner, 0);
         }
     }
 }

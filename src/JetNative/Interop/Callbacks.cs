@@ -4,16 +4,17 @@ using System.Runtime.InteropServices;
 namespace JetNative.Interop;
 
 /// <summary>
-/// State of one native call that reports progress: the caller's IProgress and token. A progress
-/// callback returns 0 (cancel) once the token is cancelled or the IProgress threw; the exception
-/// is kept and rethrown by the caller after the native call returns.
+/// State of one native call: the caller's IProgress and token. A progress callback returns 0
+/// (cancel) and the abort callback 1 (stop) once the token is cancelled or the IProgress threw;
+/// the exception is kept and rethrown by the caller after the native call returns.
 /// </summary>
 internal sealed class CallbackState
 {
     public IProgress<float>? Progress;
     public CancellationToken CancellationToken;
-    public Func<int, bool>? OnToken;
     public Exception? Error;
+
+    public int ShouldAbort() => Error is not null || CancellationToken.IsCancellationRequested ? 1 : 0;
 
     public int ReportProgress(float value)
     {
@@ -23,21 +24,6 @@ internal sealed class CallbackState
         {
             Progress?.Report(value);
             return 1;
-        }
-        catch (Exception e)
-        {
-            Error = e;
-            return 0;
-        }
-    }
-
-    public int ReportToken(int token)
-    {
-        if (Error is not null)
-            return 0;
-        try
-        {
-            return OnToken is null || OnToken(token) ? 1 : 0;
         }
         catch (Exception e)
         {
@@ -56,31 +42,15 @@ internal sealed class CallbackState
 
 /// <summary>
 /// The [UnmanagedCallersOnly] functions handed to native code. user_data is a GCHandle of a
-/// <see cref="CallbackState"/> that lives for the duration of one native call. Session progress
-/// (whose callback is fixed when the session is created, and copied by fork) uses user_data 0 and
-/// the state of the call running on the current thread instead.
+/// <see cref="CallbackState"/> that lives for the duration of one native call.
 /// </summary>
 internal static unsafe class Callbacks
 {
-    [ThreadStatic] private static CallbackState? _current;
-
     public static delegate* unmanaged[Cdecl]<float, nint, int> Progress => &OnProgress;
-    public static delegate* unmanaged[Cdecl]<int, nint, int> Token => &OnToken;
+    public static delegate* unmanaged[Cdecl]<nint, int> Abort => &OnAbort;
 
-    /// <summary>Makes <paramref name="state"/> the target of user_data-0 callbacks on this thread.</summary>
-    public static CallbackState? SetCurrent(CallbackState? state)
-    {
-        CallbackState? previous = _current;
-        _current = state;
-        return previous;
-    }
-
-    private static CallbackState? Resolve(nint userData)
-    {
-        if (userData == 0)
-            return _current;
-        return GCHandle.FromIntPtr(userData).Target as CallbackState;
-    }
+    private static CallbackState? Resolve(nint userData) =>
+        userData == 0 ? null : GCHandle.FromIntPtr(userData).Target as CallbackState;
 
     [UnmanagedCallersOnly(CallConvs = new[] { typeof(CallConvCdecl) })]
     private static int OnProgress(float progress, nint userData)
@@ -96,15 +66,15 @@ internal static unsafe class Callbacks
     }
 
     [UnmanagedCallersOnly(CallConvs = new[] { typeof(CallConvCdecl) })]
-    private static int OnToken(int token, nint userData)
+    private static int OnAbort(nint userData)
     {
         try
         {
-            return Resolve(userData)?.ReportToken(token) ?? 1;
+            return Resolve(userData)?.ShouldAbort() ?? 0;
         }
         catch
         {
-            return 0;
+            return 1;
         }
     }
 }
