@@ -123,4 +123,20 @@ void attention_decode_generic(const bf16 *q, const bf16 *k, const bf16 *v, const
 // Greedy: out[r] = argmax of logits row r (fp32 [rows, V]); ties take the lowest index.
 void argmax_rows(const float *logits, int32_t *out, int rows, int V, cudaStream_t s);
 
+// One row of sample_rows: jet::Sampler's params, its uniform draw, and its history.
+struct SampleRow {
+    double u;  // the row's draw in [0, 1) (jet::Sampler::next_uniform)
+    float temperature, top_p, min_p, repeat_penalty;
+    int32_t top_k, vocab_limit;
+    int32_t hist_offset, hist_len;  // the row's tokens in `hist` (last repeat_last_n)
+};
+// Most candidates sample_rows sorts in shared memory; rows that need more go to the host.
+constexpr int kSampleCandidates = 1024;
+// out_tokens[r] = the token jet::Sampler::pick picks from logits row r (fp32 [rows, V]) with
+// params[r]; out_logprobs[r] (may be null) = its log-softmax under the raw row. A row whose rule
+// needs more than kSampleCandidates candidates gets -1 (the caller picks it on the host), a row
+// without a candidate -2. The rows are restored to their raw values. params and hist on the device.
+void sample_rows(float *logits, int rows, int V, const SampleRow *params, const int32_t *hist,
+                 int32_t *out_tokens, float *out_logprobs, cudaStream_t s);
+
 }  // namespace jet::cuda
