@@ -59,7 +59,8 @@ __global__ void __launch_bounds__(kThreads)
     attn_decode_split_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
                              const bf16 *__restrict__ v, const int32_t *__restrict__ qpos,
                              float *__restrict__ part_acc, float *__restrict__ part_ml, int L,
-                             int nh, int nkv, int window, int ring, int S, float qscale) {
+                             int nh, int nkv, int window, int ring, int S, float qscale,
+                             const int32_t *__restrict__ seqs) {
     constexpr int DPL = HD / 16;  // dims per lane
     const int split = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
     const int G = nh / nkv;
@@ -99,8 +100,9 @@ __global__ void __launch_bounds__(kThreads)
     }
 
     const int64_t row_stride = int64_t(nkv) * HD;
-    const bf16 *kb = k + int64_t(b) * L * row_stride + kvh * HD + hl * DPL;
-    const bf16 *vb = v + int64_t(b) * L * row_stride + kvh * HD + hl * DPL;
+    const int64_t sb = seqs ? seqs[b] : b;  // the cache of row b's sequence
+    const bf16 *kb = k + sb * L * row_stride + kvh * HD + hl * DPL;
+    const bf16 *vb = v + sb * L * row_stride + kvh * HD + hl * DPL;
     // The two half-warps of a warp step together (the shuffles need the whole warp); a
     // half-warp whose row is out of range or hidden still shuffles but does not update. Each
     // step issues the loads of kUnroll rows before using any, to keep enough bytes in flight.
@@ -273,7 +275,7 @@ __global__ void __launch_bounds__(HD)
 template <int HD>
 void launch(const bf16 *q, const bf16 *k, const bf16 *v, const int32_t *qpos, bf16 *out, int B,
             int L, int nh, int nkv, int window, int ring, float *part_acc, float *part_ml,
-            cudaStream_t s) {
+            cudaStream_t s, const int32_t *seqs) {
     int dev = 0, sms = 0;
     check(cudaGetDevice(&dev), "attention_decode (cudaGetDevice)");
     check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev),
@@ -290,7 +292,7 @@ void launch(const bf16 *q, const bf16 *k, const bf16 *v, const int32_t *qpos, bf
                   : G <= 6 ? attn_decode_split_kernel<HD, 6>
                            : attn_decode_split_kernel<HD, kMaxG>;
     launch_pdl("attention_decode (split)", split, grid, dim3(kThreads), 0, s, q, k, v, qpos,
-               part_acc, part_ml, L, nh, nkv, window, ring, S, qscale);
+               part_acc, part_ml, L, nh, nkv, window, ring, S, qscale, seqs);
     launch_pdl("attention_decode (combine)", attn_decode_combine_kernel<HD>,
                dim3(unsigned(nh), unsigned(B)), dim3(HD), 0, s, part_acc, part_ml, out, nh, S);
 }
@@ -306,7 +308,8 @@ size_t attention_decode_workspace_bytes(int B, int L, int nh, int hd) {
 
 void attention_decode(const bf16 *q, const bf16 *k, const bf16 *v, const int32_t *qpos,
                       bf16 *out, int B, int L, int nh, int nkv, int hd, int window, int ring,
-                      void *workspace, size_t workspace_bytes, cudaStream_t s) {
+                      void *workspace, size_t workspace_bytes, cudaStream_t s,
+                      const int32_t *seqs) {
     if (B < 1 || L < 1 || nh < 1 || nkv < 1 || nh % nkv != 0 || nh / nkv > kMaxG ||
         (hd != 64 && hd != 128) || window < 0 || B > 65535 || nkv > 65535)
         throw Error(JET_ERR_INVALID_ARGUMENT,
@@ -327,9 +330,9 @@ void attention_decode(const bf16 *q, const bf16 *k, const bf16 *v, const int32_t
     float *part_ml = reinterpret_cast<float *>(static_cast<char *>(workspace) +
                                                ((slots * hd * sizeof(float) + 255) / 256) * 256);
     if (hd == 128)
-        launch<128>(q, k, v, qpos, out, B, L, nh, nkv, window, ring, part_acc, part_ml, s);
+        launch<128>(q, k, v, qpos, out, B, L, nh, nkv, window, ring, part_acc, part_ml, s, seqs);
     else
-        launch<64>(q, k, v, qpos, out, B, L, nh, nkv, window, ring, part_acc, part_ml, s);
+        launch<64>(q, k, v, qpos, out, B, L, nh, nkv, window, ring, part_acc, part_ml, s, seqs);
 }
 
 }  // namespace jet::cuda

@@ -84,13 +84,13 @@ __global__ void prefill_kernel(const bf16 *q, const bf16 *k, const bf16 *v, bf16
 
 __global__ void decode_kernel(const bf16 *q, const bf16 *k, const bf16 *v, const int32_t *qpos,
                               bf16 *out, int B, int L, int nh, int nkv, int hd, int window,
-                              int ring) {
+                              int ring, const int32_t *seqs) {
     const int64_t job = int64_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
     if (job >= int64_t(B) * nh) return;
     const int h = int(job % nh), b = int(job / nh);
     const int qp = qpos[b];
     const int64_t qrow = int64_t(b) * nh * hd + int64_t(h) * hd;
-    const int64_t kvoff = int64_t(b) * L * nkv * hd;
+    const int64_t kvoff = int64_t(seqs ? seqs[b] : b) * L * nkv * hd;
     const int kvh = h / (nh / nkv);
     if (ring)
         attend(q + qrow, k + kvoff, v + kvoff, out + qrow, L, kvh, nkv, hd, qp, window,
@@ -121,11 +121,11 @@ void attention_prefill_generic(const bf16 *q, const bf16 *k, const bf16 *v, bf16
 
 void attention_decode_generic(const bf16 *q, const bf16 *k, const bf16 *v, const int32_t *qpos,
                               bf16 *out, int B, int L, int nh, int nkv, int hd, int window,
-                              int ring, cudaStream_t s) {
+                              int ring, cudaStream_t s, const int32_t *seqs) {
     validate(B, 1, L, nh, nkv, hd);
     const int64_t jobs = int64_t(B) * nh;
     decode_kernel<<<int((jobs + 3) / 4), 128, 0, s>>>(q, k, v, qpos, out, B, L, nh, nkv, hd,
-                                                      window, ring);
+                                                      window, ring, seqs);
     check_launch("attention_decode_generic");
 }
 

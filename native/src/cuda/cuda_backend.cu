@@ -23,6 +23,7 @@
 #include "cuda/kernels.h"
 #include "cuda/ops.h"
 #include "error.h"
+#include "sampler.h"
 #include "weights.h"
 
 namespace jet {
@@ -35,7 +36,7 @@ using cuda::check;
 constexpr int kMaxChunk = 2048;         // tokens per internal prefill step
 constexpr int kMinLogitRows = 64;       // rows of logits computed at once (prefill, all rows)
 constexpr size_t kBlasWorkspace = 32u << 20;
-constexpr size_t kMaxGraphs = 64;        // decode graphs kept per session
+constexpr size_t kMaxGraphs = 256;       // decode graphs (one per batch size) kept per session
 constexpr int kFusedDecodeRows = 4;      // decode batches up to this use jetblock_decode_step
 
 std::string fmt(const char *f, ...) {
@@ -136,6 +137,8 @@ public:
     size_t work_bytes(int rows, Work *w) const;  // lays out w when w->mem is set
     void ensure_work(int rows);
     void drop_graphs();
+    // Buffers of decode_sample for n rows and `hist` history tokens (grown on demand).
+    void ensure_sample(int n, size_t hist);
 
     const CudaBackend &be;
     std::vector<LayerState> layers;
@@ -145,7 +148,18 @@ public:
     cublasHandle_t blas = nullptr;
     void *blas_ws = nullptr;
     Work work;
-    std::map<std::vector<int32_t>, cudaGraphExec_t> graphs;
+    std::map<int, cudaGraphExec_t> graphs;  // decode step by batch size
+    // decode_sample's rows, histories and results: pinned host staging and device copies.
+    struct SampleIo {
+        int rows = 0;
+        size_t hist = 0;
+        cuda::SampleRow *host_rows = nullptr, *rows_dev = nullptr;
+        int32_t *host_hist = nullptr, *hist_dev = nullptr;
+        int32_t *host_out = nullptr;  // n tokens then n log-probabilities (float bits)
+        int32_t *tokens = nullptr;
+        float *logprobs = nullptr;
+    } sample_io;
+    void free_sample();
     // Set by the benchmark's breakdown: an event after every op of an eager forward.
     std::vector<std::pair<const char *, cudaEvent_t>> *marks = nullptr;
 };
@@ -182,11 +196,6 @@ public:
         bf16 *w2 = nullptr, *b2 = nullptr, *o_norm = nullptr;
     };
 
-    // Decode-step batch description: runs of consecutive sequence ids (row0, length).
-    struct Run {
-        int row0, len, seq0;
-    };
-
     const Config cfg_;
     const int device_;
     int jet_in_rows_ = 0;  // padded rows of the fused JetBlock input projection
@@ -197,22 +206,25 @@ private:
     void layout_weights(Arena &a);
     void upload(const std::string &name, bf16 *dst, int64_t numel) const;
     void upload_f32(const std::string &name, float *dst, int64_t numel) const;
-    // One forward of T rows already uploaded to work.ids / work.pos (and work.seqs for decode).
-    void forward(CudaCache &c, int T, int seq, int pos0, const std::vector<Run> *runs) const;
-    void attn_layer(CudaCache &c, int li, int T, int seq, int pos0,
-                    const std::vector<Run> *runs) const;
-    void jet_layer(CudaCache &c, int li, int T, int seq, const std::vector<Run> *runs) const;
+    // One forward of T rows already uploaded to work.ids / work.pos: T tokens of sequence `seq`
+    // from position pos0 (prefill), or one token of each sequence work.seqs[0, T) (decode).
+    void forward(CudaCache &c, int T, int seq, int pos0, bool decode) const;
+    void attn_layer(CudaCache &c, int li, int T, int seq, int pos0, bool decode) const;
+    void jet_layer(CudaCache &c, int li, int T, int seq, bool decode) const;
     // Logits of rows [row0, row0 + n) of the residual stream into work.logits.
     void lm_head(CudaCache &c, int row0, int n) const;
 
 public:  // for the decode path and the benchmark hooks
-    static std::vector<Run> runs_of(const int32_t *seqs, int n);
     void upload_decode(CudaCache &c, int n, const int32_t *seqs, const int32_t *tokens) const;
-    void eager_decode(CudaCache &c, int n, const int32_t *seqs) const {
-        const std::vector<Run> runs = runs_of(seqs, n);
-        forward(c, n, -1, 0, &runs);
+    void eager_decode(CudaCache &c, int n) const {
+        forward(c, n, -1, 0, true);
         lm_head(c, 0, n);
     }
+    // Replays (capturing it the first time) the decode step of n rows: the rows' sequences and
+    // tokens are read on the device, so one graph per batch size serves any batch membership.
+    void decode_step(CudaCache &c, int n) const;
+    void decode_sample(Cache &cache, int vocab, int n, const int32_t *seqs, const int32_t *tokens,
+                       Sampler *const *samplers, int32_t *out_tokens, float *out_logprobs) override;
 
 private:
 
@@ -491,6 +503,42 @@ void CudaCache::ensure_work(int rows) {
     work_bytes(rows, &work);
 }
 
+void CudaCache::free_sample() {
+    cudaFreeHost(sample_io.host_rows);
+    cudaFreeHost(sample_io.host_hist);
+    cudaFreeHost(sample_io.host_out);
+    cudaFree(sample_io.rows_dev);
+    cudaFree(sample_io.hist_dev);
+    cudaFree(sample_io.tokens);
+    cudaFree(sample_io.logprobs);
+    sample_io = SampleIo{};
+}
+
+void CudaCache::ensure_sample(int n, size_t hist) {
+    SampleIo &io = sample_io;
+    if (n <= io.rows && hist <= io.hist) return;
+    check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    const int rows = std::max({n, io.rows, 16});
+    const size_t h = std::max({hist, io.hist, size_t(1024)});
+    free_sample();
+    auto pinned = [](void **p, size_t bytes) {
+        if (cudaMallocHost(p, bytes) != cudaSuccess) {
+            cudaGetLastError();
+            throw Error(JET_ERR_OUT_OF_MEMORY, fmt("cannot pin %zu bytes of host memory", bytes));
+        }
+    };
+    pinned(reinterpret_cast<void **>(&io.host_rows), size_t(rows) * sizeof(cuda::SampleRow));
+    pinned(reinterpret_cast<void **>(&io.host_hist), h * sizeof(int32_t));
+    pinned(reinterpret_cast<void **>(&io.host_out), size_t(rows) * 2 * sizeof(int32_t));
+    io.rows_dev = static_cast<cuda::SampleRow *>(
+        device_alloc(size_t(rows) * sizeof(cuda::SampleRow), "the sampling rows"));
+    io.hist_dev = static_cast<int32_t *>(device_alloc(h * sizeof(int32_t), "the sampling history"));
+    io.tokens = static_cast<int32_t *>(device_alloc(size_t(rows) * sizeof(int32_t), "the sampled tokens"));
+    io.logprobs = static_cast<float *>(device_alloc(size_t(rows) * sizeof(float), "the log-probabilities"));
+    io.rows = rows;
+    io.hist = h;
+}
+
 CudaCache::CudaCache(const CudaBackend &b, int n_seq_, int n_ctx_) : be(b) {
     n_seq = n_seq_;
     n_ctx = n_ctx_;
@@ -524,6 +572,7 @@ CudaCache::~CudaCache() {
     cudaSetDevice(be.device_);
     if (stream) cudaStreamSynchronize(stream);
     drop_graphs();
+    free_sample();
     if (blas) cublasDestroy(blas);
     if (stream) cudaStreamDestroy(stream);
     cudaFree(blas_ws);
@@ -619,8 +668,7 @@ void attention_prefill_any(const Config &c, const bf16 *q, const bf16 *k, const 
                                         c.num_kv_heads, c.head_dim, q_pos0, k_pos0, window, s);
 }
 
-void CudaBackend::attn_layer(CudaCache &c, int li, int T, int seq, int pos0,
-                             const std::vector<Run> *runs) const {
+void CudaBackend::attn_layer(CudaCache &c, int li, int T, int seq, int pos0, bool decode) const {
     const Config &cf = cfg_;
     const Layer &L = layers_[size_t(li)];
     CudaCache::LayerState &st = c.layers[size_t(li)];
@@ -635,7 +683,7 @@ void CudaBackend::attn_layer(CudaCache &c, int li, int T, int seq, int pos0,
     cuda::gemm_rmsnorm(c.blas, w.x, L.ln1, cf.rms_norm_eps, w.xn, L.w_in, w.proj, true, T, d,
                        qd + 2 * kvd, 0.0f);
     mark(c, "attn rmsnorm + qkv gemm");
-    if (!runs) {
+    if (!decode) {
         bf16 *kc = st.k + seq * seq_stride, *vc = st.v + seq * seq_stride;
         if (!st.ring) {
             cuda::bias_rope_split(w.proj, L.b_in, w.pos, w.q, kc + int64_t(pos0) * kvd,
@@ -657,25 +705,19 @@ void CudaBackend::attn_layer(CudaCache &c, int li, int T, int seq, int pos0,
         cuda::bias_rope_store(w.proj, L.b_in, w.pos, w.seqs, w.q, st.k, st.v, seq_stride, st.cap,
                               st.ring, T, nh, nkv, hd, theta, s);
         mark(c, "attn rope + kv store");
-        for (const Run &r : *runs) {
-            const bf16 *qr = w.q + int64_t(r.row0) * qd;
-            const bf16 *kr = st.k + r.seq0 * seq_stride, *vr = st.v + r.seq0 * seq_stride;
-            bf16 *out = w.y + int64_t(r.row0) * qd;
-            if (fused_attention(cf))
-                cuda::attention_decode(qr, kr, vr, w.pos + r.row0, out, r.len, st.cap, nh, nkv, hd,
-                                       window, st.ring ? 1 : 0, w.attn_ws, w.attn_ws_bytes, s);
-            else
-                cuda::attention_decode_generic(qr, kr, vr, w.pos + r.row0, out, r.len, st.cap, nh,
-                                               nkv, hd, window, st.ring ? 1 : 0, s);
-        }
+        if (fused_attention(cf))
+            cuda::attention_decode(w.q, st.k, st.v, w.pos, w.y, T, st.cap, nh, nkv, hd, window,
+                                   st.ring ? 1 : 0, w.attn_ws, w.attn_ws_bytes, s, w.seqs);
+        else
+            cuda::attention_decode_generic(w.q, st.k, st.v, w.pos, w.y, T, st.cap, nh, nkv, hd,
+                                           window, st.ring ? 1 : 0, s, w.seqs);
         mark(c, window ? "swa attention decode" : "attn attention decode");
     }
     cuda::gemm(c.blas, w.y, qd, L.w_out, w.x, true, T, qd, d, 1.0f);
     mark(c, "attn o_proj gemm");
 }
 
-void CudaBackend::jet_layer(CudaCache &c, int li, int T, int seq,
-                            const std::vector<Run> *runs) const {
+void CudaBackend::jet_layer(CudaCache &c, int li, int T, int seq, bool decode) const {
     const Config &cf = cfg_;
     const Layer &L = layers_[size_t(li)];
     CudaCache::LayerState &st = c.layers[size_t(li)];
@@ -693,7 +735,7 @@ void CudaBackend::jet_layer(CudaCache &c, int li, int T, int seq,
     mark(c, "jet rmsnorm + in-proj gemm");
     // Small decode batches (latency-bound): q/k norms, gates, dynamic conv and the recurrent
     // step in one launch per run. Larger ones: separate kernels, each with its best occupancy.
-    const bool fused_step = runs && T <= kFusedDecodeRows;
+    const bool fused_step = decode && T <= kFusedDecodeRows;
     if (!fused_step) {
         cuda::jet_qk_gates(w.proj, P, col_ab, L.A_log, L.dt_bias, w.q, w.k, w.g, w.beta, T, H, dK,
                            s);
@@ -701,27 +743,23 @@ void CudaBackend::jet_layer(CudaCache &c, int li, int T, int seq,
     }
     cuda::gemm_silu(c.blas, w.proj + col_h, P, w.hid, L.w2, w.kern, true, T, r, vd * W, 0.0f);
     mark(c, "jet silu + conv-generator gemm");
-    if (!runs) {
+    if (!decode) {
         cuda::dynamic_conv(w.proj + col_u, P, w.kern, vd * W, L.b2, st.conv + seq * c_n, w.v, 1,
                            T, vd, W, s);
         cuda::gated_delta_chunk(w.q, w.k, w.v, w.g, w.beta, st.S + seq * s_n, w.o, 1, T, H, dK,
                                 dV, scale, w.gdn_ws, w.gdn_ws_bytes, s);
     } else {
-        for (const Run &rn : *runs) {
-            const int64_t r0 = rn.row0;
-            if (fused_step) {
-                cuda::jetblock_decode_step(w.proj + r0 * P, P, col_u, col_ab,
-                                           w.kern + r0 * vd * W, vd * W, L.b2, L.A_log,
-                                           L.dt_bias, st.conv + rn.seq0 * c_n, W,
-                                           st.S + rn.seq0 * s_n, w.o + r0 * vd, rn.len, H, dK,
-                                           dV, scale, s);
-                continue;
-            }
-            cuda::dynamic_conv(w.proj + r0 * P + col_u, P, w.kern + r0 * vd * W, vd * W, L.b2,
-                               st.conv + rn.seq0 * c_n, w.v + r0 * vd, rn.len, 1, vd, W, s);
-            cuda::gated_delta_step(w.q + r0 * kd, w.k + r0 * kd, w.v + r0 * vd, w.g + r0 * H,
-                                   w.beta + r0 * H, st.S + rn.seq0 * s_n, w.o + r0 * vd, rn.len,
-                                   H, dK, dV, scale, s);
+        // One launch for the whole batch: row b's states are those of sequence w.seqs[b], read
+        // on the device, so a captured step serves any batch of the same size.
+        if (fused_step) {
+            cuda::jetblock_decode_step(w.proj, P, col_u, col_ab, w.kern, vd * W, L.b2, L.A_log,
+                                       L.dt_bias, st.conv, W, st.S, w.o, T, H, dK, dV, scale, s,
+                                       w.seqs);
+        } else {
+            cuda::dynamic_conv(w.proj + col_u, P, w.kern, vd * W, L.b2, st.conv, w.v, T, 1, vd, W,
+                               s, w.seqs);
+            cuda::gated_delta_step(w.q, w.k, w.v, w.g, w.beta, st.S, w.o, T, H, dK, dV, scale, s,
+                                   w.seqs);
         }
     }
     mark(c, "jet dynamic conv + gated delta");
@@ -730,8 +768,7 @@ void CudaBackend::jet_layer(CudaCache &c, int li, int T, int seq,
     mark(c, "jet gated rmsnorm + o_proj gemm");
 }
 
-void CudaBackend::forward(CudaCache &c, int T, int seq, int pos0,
-                          const std::vector<Run> *runs) const {
+void CudaBackend::forward(CudaCache &c, int T, int seq, int pos0, bool decode) const {
     const Config &cf = cfg_;
     CudaCache::Work &w = c.work;
     const cudaStream_t s = c.stream;
@@ -739,12 +776,12 @@ void CudaBackend::forward(CudaCache &c, int T, int seq, int pos0,
     cuda::embedding(embed_, w.ids, w.x, T, d, s);
     mark(c, "embedding");
     for (int li = 0; li < cf.num_layers; ++li) {
-        if (!runs) c.check_cancel();  // never inside a graph capture
+        if (!decode) c.check_cancel();  // never inside a graph capture
         const Layer &L = layers_[size_t(li)];
         if (L.type == JET_LAYER_JET)
-            jet_layer(c, li, T, seq, runs);
+            jet_layer(c, li, T, seq, decode);
         else
-            attn_layer(c, li, T, seq, pos0, runs);
+            attn_layer(c, li, T, seq, pos0, decode);
         cuda::gemm_rmsnorm(c.blas, w.x, L.ln2, cf.rms_norm_eps, w.xn, L.gate_up, w.proj, true, T,
                            d, 2 * I, 0.0f);
         mark(c, "mlp rmsnorm + gate/up gemm");
@@ -782,7 +819,7 @@ void CudaBackend::prefill(Cache &cache, int seq, const int32_t *tokens, int n, f
                               c.stream),
               "cudaMemcpyAsync (positions)");
         try {
-            forward(c, T, seq, pos0, nullptr);
+            forward(c, T, seq, pos0, false);
         } catch (...) {
             cudaStreamSynchronize(c.stream);
             throw;
@@ -808,17 +845,6 @@ void CudaBackend::prefill(Cache &cache, int seq, const int32_t *tokens, int n, f
     }
 }
 
-std::vector<CudaBackend::Run> CudaBackend::runs_of(const int32_t *seqs, int n) {
-    std::vector<Run> runs;
-    for (int i = 0; i < n; ++i) {
-        if (!runs.empty() && runs.back().seq0 + runs.back().len == seqs[i])
-            ++runs.back().len;
-        else
-            runs.push_back(Run{i, 1, seqs[i]});
-    }
-    return runs;
-}
-
 void CudaBackend::upload_decode(CudaCache &c, int n, const int32_t *seqs,
                                 const int32_t *tokens) const {
     c.ensure_work(n);
@@ -839,22 +865,15 @@ void CudaBackend::upload_decode(CudaCache &c, int n, const int32_t *seqs,
           "cudaMemcpyAsync (sequences)");
 }
 
-void CudaBackend::decode(Cache &cache, int n, const int32_t *seqs, const int32_t *tokens,
-                         float *logits) {
-    auto &c = static_cast<CudaCache &>(cache);
-    check(cudaSetDevice(device_), "cudaSetDevice");
-    c.check_cancel();
-    upload_decode(c, n, seqs, tokens);
-    const std::vector<int32_t> key(seqs, seqs + n);
-    auto it = c.graphs.find(key);
+void CudaBackend::decode_step(CudaCache &c, int n) const {
+    auto it = c.graphs.find(n);
     if (it == c.graphs.end()) {
-        const std::vector<Run> runs = runs_of(seqs, n);
         if (c.graphs.size() >= kMaxGraphs) c.drop_graphs();
         cudaGraph_t graph = nullptr;
         check(cudaStreamBeginCapture(c.stream, cudaStreamCaptureModeThreadLocal),
               "cudaStreamBeginCapture");
         try {
-            forward(c, n, -1, 0, &runs);
+            forward(c, n, -1, 0, true);
             lm_head(c, 0, n);
         } catch (...) {
             cudaStreamEndCapture(c.stream, &graph);
@@ -867,14 +886,96 @@ void CudaBackend::decode(Cache &cache, int n, const int32_t *seqs, const int32_t
         const cudaError_t e = cudaGraphInstantiateWithFlags(&exec, graph, 0);
         cudaGraphDestroy(graph);
         check(e, "cudaGraphInstantiate");
-        it = c.graphs.emplace(key, exec).first;
+        it = c.graphs.emplace(n, exec).first;
     }
     check(cudaGraphLaunch(it->second, c.stream), "cudaGraphLaunch");
+}
+
+void CudaBackend::decode(Cache &cache, int n, const int32_t *seqs, const int32_t *tokens,
+                         float *logits) {
+    auto &c = static_cast<CudaCache &>(cache);
+    check(cudaSetDevice(device_), "cudaSetDevice");
+    c.check_cancel();
+    upload_decode(c, n, seqs, tokens);
+    decode_step(c, n);
     check(cudaMemcpyAsync(logits, c.work.logits, size_t(n) * cfg_.vocab_size * sizeof(float),
                           cudaMemcpyDeviceToHost, c.stream),
           "cudaMemcpyAsync (logits)");
     check(cudaStreamSynchronize(c.stream), "decode");
     for (int i = 0; i < n; ++i) ++c.pos[size_t(seqs[i])];
+}
+
+void CudaBackend::decode_sample(Cache &cache, int vocab, int n, const int32_t *seqs,
+                                const int32_t *tokens, Sampler *const *samplers,
+                                int32_t *out_tokens, float *out_logprobs) {
+    auto &c = static_cast<CudaCache &>(cache);
+    check(cudaSetDevice(device_), "cudaSetDevice");
+    c.check_cancel();
+    const int V = cfg_.vocab_size;
+    // Each row's rule and draw, and the histories its penalty looks at.
+    std::vector<cuda::SampleRow> rows(static_cast<size_t>(n));
+    std::vector<uint8_t> on_host(static_cast<size_t>(n));
+    std::vector<int32_t> hist;
+    for (int i = 0; i < n; ++i) {
+        const Sampler &sm = *samplers[i];
+        const jet_sampler_params &p = sm.params();
+        cuda::SampleRow &r = rows[size_t(i)];
+        r.u = samplers[i]->next_uniform();
+        r.temperature = p.temperature;
+        r.top_p = p.top_p;
+        r.min_p = p.min_p;
+        r.repeat_penalty = p.repeat_penalty;
+        r.top_k = p.top_k;
+        r.vocab_limit = p.vocab_limit;
+        r.hist_offset = int32_t(hist.size());
+        r.hist_len = p.repeat_penalty != 1.0f ? int32_t(sm.history().size()) : 0;
+        // The GPU dedups at most kSampleCandidates history tokens; longer ones: the host's.
+        on_host[size_t(i)] = r.hist_len > cuda::kSampleCandidates;
+        if (r.hist_len > 0) hist.insert(hist.end(), sm.history().begin(), sm.history().end());
+    }
+    c.ensure_sample(n, hist.size());
+    CudaCache::SampleIo &io = c.sample_io;
+    std::memcpy(io.host_rows, rows.data(), rows.size() * sizeof(cuda::SampleRow));
+    if (!hist.empty()) std::memcpy(io.host_hist, hist.data(), hist.size() * sizeof(int32_t));
+    upload_decode(c, n, seqs, tokens);
+    check(cudaMemcpyAsync(io.rows_dev, io.host_rows, rows.size() * sizeof(cuda::SampleRow),
+                          cudaMemcpyHostToDevice, c.stream),
+          "cudaMemcpyAsync (sampling rows)");
+    if (!hist.empty())
+        check(cudaMemcpyAsync(io.hist_dev, io.host_hist, hist.size() * sizeof(int32_t),
+                              cudaMemcpyHostToDevice, c.stream),
+              "cudaMemcpyAsync (sampling history)");
+    decode_step(c, n);
+    cuda::sample_rows(c.work.logits, n, V, io.rows_dev, io.hist_dev, io.tokens, io.logprobs,
+                      c.stream);
+    check(cudaMemcpyAsync(io.host_out, io.tokens, size_t(n) * sizeof(int32_t),
+                          cudaMemcpyDeviceToHost, c.stream),
+          "cudaMemcpyAsync (tokens)");
+    check(cudaMemcpyAsync(io.host_out + n, io.logprobs, size_t(n) * sizeof(float),
+                          cudaMemcpyDeviceToHost, c.stream),
+          "cudaMemcpyAsync (log-probabilities)");
+    check(cudaStreamSynchronize(c.stream), "decode_sample");
+    for (int i = 0; i < n; ++i) ++c.pos[size_t(seqs[i])];
+    std::vector<float> row;
+    for (int i = 0; i < n; ++i) {
+        int32_t t = io.host_out[i];
+        float lp;
+        std::memcpy(&lp, &io.host_out[n + i], sizeof lp);
+        if (t == -2) throw Error(JET_ERR_INVALID_ARGUMENT, "sampler: every logit is NaN");
+        if (t == -1 || on_host[size_t(i)]) {
+            // A rule that needs more candidates than the GPU keeps: this row on the host, with
+            // the draw already taken (the row is the raw logits again).
+            row.resize(size_t(V));
+            check(cudaMemcpy(row.data(), c.work.logits + int64_t(i) * V, size_t(V) * sizeof(float),
+                             cudaMemcpyDeviceToHost),
+                  "cudaMemcpy (logits row)");
+            t = samplers[i]->pick(row.data(), V, rows[size_t(i)].u);
+            lp = log_prob(row.data(), V, t);
+        }
+        out_tokens[i] = t;
+        if (out_logprobs) out_logprobs[i] = lp;
+    }
+    (void)vocab;  // the model's: cfg_.vocab_size
 }
 
 }  // namespace
@@ -924,7 +1025,7 @@ double decode_step_device_ms(Backend &backend, Cache &cache, int n, const int32_
     auto &c = dynamic_cast<CudaCache &>(cache);
     std::vector<float> logits(size_t(n) * be.cfg_.vocab_size);
     backend.decode(cache, n, seqs, tokens, logits.data());  // captures the graph
-    const auto it = c.graphs.find(std::vector<int32_t>(seqs, seqs + n));
+    const auto it = c.graphs.find(n);
     if (it == c.graphs.end()) throw Error(JET_ERR_INTERNAL, "decode graph missing");
     Events ev;
     check(cudaEventRecord(ev.a, c.stream), "cudaEventRecord");
@@ -956,7 +1057,7 @@ std::vector<std::pair<std::string, double>> decode_breakdown(Backend &backend, C
     c.marks = &marks;
     mark(c, "start");
     try {
-        be.eager_decode(c, n, seqs);
+        be.eager_decode(c, n);
     } catch (...) {
         c.marks = nullptr;
         throw;

@@ -37,11 +37,12 @@ __device__ __forceinline__ float conv_out(const float (&win)[W], const float *kr
 template <int W>
 __global__ void dconv_seq_kernel(const float *__restrict__ u, int ldu, const float *__restrict__ kern,
                                  int ldk, const bf16 *__restrict__ bias, float *__restrict__ state,
-                                 bf16 *__restrict__ y, int B, int T, int C) {
+                                 bf16 *__restrict__ y, int B, int T, int C,
+                                 const int32_t *__restrict__ seqs) {
     const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (idx >= int64_t(B) * C) return;
     const int b = int(idx / C), c = int(idx % C);
-    float *st = state + idx * W;
+    float *st = state + (seqs ? int64_t(seqs[b]) * C + c : idx) * W;
     float win[W];
 #pragma unroll
     for (int j = 0; j < W; ++j) win[j] = st[j];
@@ -91,11 +92,11 @@ __global__ void dconv_state_kernel(const float *__restrict__ u, int ldu, float *
 
 template <int W>
 void launch(const float *u, int ldu, const float *kern, int ldk, const bf16 *bias, float *state,
-            bf16 *y, int B, int T, int C, cudaStream_t s) {
+            bf16 *y, int B, int T, int C, cudaStream_t s, const int32_t *seqs) {
     const int64_t chans = int64_t(B) * C;
-    if (T <= kSeqMaxT || T < W) {
+    if (T <= kSeqMaxT || T < W || seqs) {
         dconv_seq_kernel<W><<<unsigned((chans + kThreads - 1) / kThreads), kThreads, 0, s>>>(
-            u, ldu, kern, ldk, bias, state, y, B, T, C);
+            u, ldu, kern, ldk, bias, state, y, B, T, C, seqs);
         check_launch("dynamic_conv (sequential)");
         return;
     }
@@ -111,7 +112,8 @@ void launch(const float *u, int ldu, const float *kern, int ldk, const bf16 *bia
 }  // namespace
 
 void dynamic_conv(const float *u, int ldu, const float *kern, int ldk, const bf16 *bias,
-                  float *state, bf16 *y, int B, int T, int C, int W, cudaStream_t s) {
+                  float *state, bf16 *y, int B, int T, int C, int W, cudaStream_t s,
+                  const int32_t *seqs) {
     if (B < 1 || T < 1 || C < 1 || W < 1 || W > 8 || ldu < C || ldk < C * W)
         throw Error(JET_ERR_INVALID_ARGUMENT,
                     "dynamic_conv: bad sizes B=" + std::to_string(B) + " T=" + std::to_string(T) +
@@ -122,14 +124,14 @@ void dynamic_conv(const float *u, int ldu, const float *kern, int ldk, const bf1
     if (int64_t(B) * T * C >= (int64_t(1) << 31) * kThreads)
         throw Error(JET_ERR_INVALID_ARGUMENT, "dynamic_conv: input too large");
     switch (W) {
-        case 1: launch<1>(u, ldu, kern, ldk, bias, state, y, B, T, C, s); break;
-        case 2: launch<2>(u, ldu, kern, ldk, bias, state, y, B, T, C, s); break;
-        case 3: launch<3>(u, ldu, kern, ldk, bias, state, y, B, T, C, s); break;
-        case 4: launch<4>(u, ldu, kern, ldk, bias, state, y, B, T, C, s); break;
-        case 5: launch<5>(u, ldu, kern, ldk, bias, state, y, B, T, C, s); break;
-        case 6: launch<6>(u, ldu, kern, ldk, bias, state, y, B, T, C, s); break;
-        case 7: launch<7>(u, ldu, kern, ldk, bias, state, y, B, T, C, s); break;
-        default: launch<8>(u, ldu, kern, ldk, bias, state, y, B, T, C, s); break;
+        case 1: launch<1>(u, ldu, kern, ldk, bias, state, y, B, T, C, s, seqs); break;
+        case 2: launch<2>(u, ldu, kern, ldk, bias, state, y, B, T, C, s, seqs); break;
+        case 3: launch<3>(u, ldu, kern, ldk, bias, state, y, B, T, C, s, seqs); break;
+        case 4: launch<4>(u, ldu, kern, ldk, bias, state, y, B, T, C, s, seqs); break;
+        case 5: launch<5>(u, ldu, kern, ldk, bias, state, y, B, T, C, s, seqs); break;
+        case 6: launch<6>(u, ldu, kern, ldk, bias, state, y, B, T, C, s, seqs); break;
+        case 7: launch<7>(u, ldu, kern, ldk, bias, state, y, B, T, C, s, seqs); break;
+        default: launch<8>(u, ldu, kern, ldk, bias, state, y, B, T, C, s, seqs); break;
     }
 }
 

@@ -38,6 +38,7 @@ struct StepArgs {
     int ld, u_col, ab_col, ldk, W;
     // both
     float *state, *o;
+    const int32_t *seqs;  // row b's sequence in state/conv; null: b
     int H, dK, dV;
     float scale;
 };
@@ -70,12 +71,13 @@ __global__ void __launch_bounds__(kThreads) gated_delta_step_kernel(const StepAr
     const int h = blockIdx.y, b = blockIdx.z;
     const int H = a.H, dK = a.dK, dV = a.dV;
     const int64_t bh = int64_t(b) * H + h;
+    const int64_t sb = a.seqs ? a.seqs[b] : b;  // never written by a kernel of the step
     const int col = blockIdx.x * kCols + lane;
     const bool active = col < dV;
 
     // The state column (and, fused, the conv state and generator bias of this lane's channel)
     // first: the kernel just before this one in the stream does not write them.
-    float *S = a.state + bh * dK * dV;
+    float *S = a.state + (sb * H + h) * dK * dV;
     float s[kRows];
 #pragma unroll
     for (int i = 0; i < kRows; ++i) {
@@ -90,7 +92,7 @@ __global__ void __launch_bounds__(kThreads) gated_delta_step_kernel(const StepAr
 #pragma unroll
         for (int j = 0; j < kMaxW; ++j) {
             const bool ok = conv_lane && j < a.W;
-            cst[j] = ok ? a.conv[(int64_t(b) * H * dV + c) * a.W + j] : 0.0f;
+            cst[j] = ok ? a.conv[(sb * H * dV + c) * a.W + j] : 0.0f;
             cb[j] = ok && a.bias ? __bfloat162float(a.bias[int64_t(c) * a.W + j]) : 0.0f;
         }
     }
@@ -133,7 +135,7 @@ __global__ void __launch_bounds__(kThreads) gated_delta_step_kernel(const StepAr
         // Dynamic conv on V (as dynamic_conv with T = 1): window = state[1..W-1], u.
         if (conv_lane) {
             float acc = 0.0f;
-            float *st = a.conv + (int64_t(b) * H * dV + c) * a.W;
+            float *st = a.conv + (sb * H * dV + c) * a.W;
 #pragma unroll
             for (int j = 0; j < kMaxW; ++j) {
                 if (j < a.W) {
@@ -217,20 +219,20 @@ void launch(const StepArgs &a, int B, cudaStream_t s) {
 
 void gated_delta_step(const bf16 *q, const bf16 *k, const bf16 *v, const float *g,
                       const float *beta, float *state, float *o, int B, int H, int dK, int dV,
-                      float scale, cudaStream_t s) {
+                      float scale, cudaStream_t s, const int32_t *seqs) {
     check_sizes("gated_delta_step", B, H, dK, dV);
     if (!q || !k || !v || !g || !beta || !state || !o)
         throw Error(JET_ERR_INVALID_ARGUMENT, "gated_delta_step: null tensor pointer");
     StepArgs a{};
     a.q = q, a.k = k, a.v = v, a.g = g, a.beta = beta;
-    a.state = state, a.o = o, a.H = H, a.dK = dK, a.dV = dV, a.scale = scale;
+    a.state = state, a.o = o, a.H = H, a.dK = dK, a.dV = dV, a.scale = scale, a.seqs = seqs;
     launch<false>(a, B, s);
 }
 
 void jetblock_decode_step(const float *proj, int ld, int u_col, int ab_col, const float *kern,
                           int ldk, const bf16 *bias, const float *A_log, const float *dt_bias,
                           float *conv, int W, float *state, float *o, int B, int H, int dK, int dV,
-                          float scale, cudaStream_t s) {
+                          float scale, cudaStream_t s, const int32_t *seqs) {
     check_sizes("jetblock_decode_step", B, H, dK, dV);
     if (W < 1 || W > 8 || ld < ab_col + 2 * H || ld < u_col + H * dV || u_col < 2 * H * dK ||
         ldk < H * dV * W)
@@ -243,7 +245,7 @@ void jetblock_decode_step(const float *proj, int ld, int u_col, int ab_col, cons
     StepArgs a{};
     a.proj = proj, a.ld = ld, a.u_col = u_col, a.ab_col = ab_col, a.kern = kern, a.ldk = ldk;
     a.bias = bias, a.A_log = A_log, a.dt_bias = dt_bias, a.conv = conv, a.W = W;
-    a.state = state, a.o = o, a.H = H, a.dK = dK, a.dV = dV, a.scale = scale;
+    a.state = state, a.o = o, a.H = H, a.dK = dK, a.dV = dV, a.scale = scale, a.seqs = seqs;
     launch<true>(a, B, s);
 }
 

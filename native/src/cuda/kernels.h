@@ -41,7 +41,8 @@ void attention_prefill(const bf16 *q, const bf16 *k, const bf16 *v, bf16 *out, i
 // Flash-decoding: one new query per sequence against its cache, the cache split across blocks,
 // then the partial softmaxes combined.
 //   q    bf16 [B, nh*hd]          RoPE applied
-//   k,v  bf16 [B, L, nkv*hd]      per-sequence caches of L rows (capacity), contiguous
+//   k,v  bf16 [*, L, nkv*hd]      per-sequence caches of L rows (capacity), contiguous; row b
+//                                 reads sequence seqs[b]'s (seqs on the device; null: b)
 //   qpos int32 [B] (device)       absolute position of each query; its own k/v already written
 //   out  bf16 [B, nh*hd]
 // ring == 0: linear cache, row j holds position j (rows > qpos[b] are ignored).
@@ -52,7 +53,8 @@ void attention_prefill(const bf16 *q, const bf16 *k, const bf16 *v, bf16 *out, i
 size_t attention_decode_workspace_bytes(int B, int L, int nh, int hd);
 void attention_decode(const bf16 *q, const bf16 *k, const bf16 *v, const int32_t *qpos,
                       bf16 *out, int B, int L, int nh, int nkv, int hd, int window, int ring,
-                      void *workspace, size_t workspace_bytes, cudaStream_t s);
+                      void *workspace, size_t workspace_bytes, cudaStream_t s,
+                      const int32_t *seqs = nullptr);
 
 // ---------------------------------------------------------------- gated_delta_chunk.cu
 // Chunked gated delta rule for prefill (spec 5; chunk 64, WY/UT form, tensor cores, fp32 state
@@ -74,11 +76,12 @@ void gated_delta_chunk(const bf16 *q, const bf16 *k, const bf16 *v, const float 
 // ---------------------------------------------------------------- gated_delta_step.cu
 // One recurrent step (spec 4.4) for each of B sequences (decode):
 //   q, k  bf16 [B, H, dK] (L2-normalised), v bf16 [B, H, dV], g, beta fp32 [B, H]
-//   state fp32 [B, H, dK, dV] read and updated; o fp32 [B, H, dV].
+//   state fp32 [*, H, dK, dV] read and updated: row b's is sequence seqs[b] (device; null: b);
+//   o fp32 [B, H, dV].
 // Supports dK <= 256 (any), dV any.
 void gated_delta_step(const bf16 *q, const bf16 *k, const bf16 *v, const float *g,
                       const float *beta, float *state, float *o, int B, int H, int dK, int dV,
-                      float scale, cudaStream_t s);
+                      float scale, cudaStream_t s, const int32_t *seqs = nullptr);
 
 // The JetBlock's decode work after its projections, fused into one launch (spec 4.2-4.4, one
 // token per sequence): q, k = l2norm(silu(.)) per head (rounded to bf16 as jet_qk_gates stores
@@ -89,12 +92,13 @@ void gated_delta_step(const bf16 *q, const bf16 *k, const bf16 *v, const float *
 //          [H*dV] at u_col, a [H] and b [H] at ab_col
 //   kern   fp32 [B, ldk]: the generator output without its bias, [C][W] per token (C = H*dV);
 //          bias bf16 [C*W] (may be null)
-//   A_log, dt_bias fp32 [H]; conv fp32 [B, C, W] and state fp32 [B, H, dK, dV] read and
-//   updated; o fp32 [B, H, dV]. Supports dK <= 256, 1 <= W <= 8.
+//   A_log, dt_bias fp32 [H]; conv fp32 [*, C, W] and state fp32 [*, H, dK, dV] read and
+//   updated, row b's being sequence seqs[b] (device; null: b); o fp32 [B, H, dV].
+//   Supports dK <= 256, 1 <= W <= 8.
 void jetblock_decode_step(const float *proj, int ld, int u_col, int ab_col, const float *kern,
                           int ldk, const bf16 *bias, const float *A_log, const float *dt_bias,
                           float *conv, int W, float *state, float *o, int B, int H, int dK, int dV,
-                          float scale, cudaStream_t s);
+                          float scale, cudaStream_t s, const int32_t *seqs = nullptr);
 
 // ---------------------------------------------------------------- dynamic_conv.cu
 // Dynamic causal convolution on V (spec 4.3) with SiLU, for prefill (T > 1) and decode (T = 1):
@@ -102,11 +106,12 @@ void jetblock_decode_step(const float *proj, int ld, int u_col, int ab_col, cons
 //   kern   fp32 [B, T, C*W] with row stride ldk (>= C*W): the generator output w2 silu(w1 x)
 //          WITHOUT its bias, read as [C][W] per token (channel-major, j = W-1 is the current
 //          token); bias bf16 [C*W] (w2.bias) is added here (may be null)
-//   state  fp32 [B, C, W]        the last W inputs u, oldest first (zeros at sequence start);
-//                                read and updated
+//   state  fp32 [*, C, W]        the last W inputs u, oldest first (zeros at sequence start);
+//                                read and updated; row b's is sequence seqs[b] (device; null: b)
 //   y      bf16 [B, T, C]        silu(sum_j kern[c][j] * u[t-W+1+j][c]) - the gated delta's v
 // Supports 1 <= W <= 8.
 void dynamic_conv(const float *u, int ldu, const float *kern, int ldk, const bf16 *bias,
-                  float *state, bf16 *y, int B, int T, int C, int W, cudaStream_t s);
+                  float *state, bf16 *y, int B, int T, int C, int W, cudaStream_t s,
+                  const int32_t *seqs = nullptr);
 
 }  // namespace jet::cuda

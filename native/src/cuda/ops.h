@@ -117,7 +117,7 @@ void attention_prefill_generic(const bf16 *q, const bf16 *k, const bf16 *v, bf16
                                int window, cudaStream_t s);
 void attention_decode_generic(const bf16 *q, const bf16 *k, const bf16 *v, const int32_t *qpos,
                               bf16 *out, int B, int L, int nh, int nkv, int hd, int window,
-                              int ring, cudaStream_t s);
+                              int ring, cudaStream_t s, const int32_t *seqs = nullptr);
 
 // ---------------------------------------------------------------- sampling.cu
 // Greedy: out[r] = argmax of logits row r (fp32 [rows, V]); ties take the lowest index.

@@ -18,6 +18,7 @@
 #include "cuda_test_util.h"
 #include "error.h"
 #include "safetensors.h"
+#include "sampler.h"
 #include "../test_util.h"
 #include "weights.h"
 
@@ -299,6 +300,66 @@ TEST(CudaBackendRandom, TwoBShapedModelMatchesCpu) {
 }
 
 // ------------------------------------------------------------------ errors
+
+// decode_sample keeps the logits on the GPU and samples there: for every row it picks what the
+// host sampler picks from the same step's logits (decode() of a fork, copied to the host) with
+// the same draw - greedy and sampled rows mixed, batch members in any order, and one captured
+// step serving batches of the same size but other members.
+TEST(CudaBackendRandom, DecodeSampleEqualsHostSamplingOfTheSameLogits) {
+    SKIP_WITHOUT_CUDA();
+    const jet::Config cfg = jet::parse_config(kMini2B);
+    auto w = jet::Weights::random(cfg, 7);
+    auto gpu = jet::make_cuda_backend(cfg, w, 0);
+    const int V = cfg.vocab_size, n_seq = 8;
+    auto cache = gpu->create_cache(n_seq, 512);
+    for (int s = 0; s < n_seq; ++s) {
+        std::vector<int32_t> p(size_t(20 + 7 * s));
+        for (size_t i = 0; i < p.size(); ++i) p[i] = int32_t((i * 31 + 7 * size_t(s)) % size_t(V));
+        gpu->prefill(*cache, s, p.data(), int(p.size()), nullptr, false);
+    }
+    std::vector<jet::Sampler> rules;
+    for (int s = 0; s < n_seq; ++s) {
+        jet_sampler_params p;
+        jet::sampler_defaults(&p);
+        p.seed = uint64_t(100 + s);
+        if (s % 3 == 0) p.temperature = 0;                 // greedy
+        if (s % 3 == 1) p.repeat_penalty = 1.3f;           // the defaults + a penalty
+        if (s % 3 == 2) p.top_k = 0, p.min_p = 0.05f;      // min-p gathering
+        rules.emplace_back(p);
+    }
+    // Two batches of 4 with different members (the second reuses the first's graph), 6 steps.
+    const std::vector<std::vector<int32_t>> batches = {{5, 0, 3, 6}, {1, 7, 2, 4}};
+    std::vector<int32_t> last(size_t(n_seq), 9);
+    int checked = 0;
+    for (int step = 0; step < 6; ++step) {
+        const auto &seqs = batches[size_t(step % 2)];
+        const int n = int(seqs.size());
+        std::vector<int32_t> toks;
+        for (int32_t s : seqs) toks.push_back(last[size_t(s)]);
+        // The reference: the same step on a fork, logits to the host, the host's rule.
+        auto ref_cache = cache->clone();
+        std::vector<float> logits(size_t(n) * V);
+        gpu->decode(*ref_cache, n, seqs.data(), toks.data(), logits.data());
+        std::vector<jet::Sampler> ref_rules = rules;
+        std::vector<jet::Sampler *> ptrs;
+        for (int32_t s : seqs) ptrs.push_back(&rules[size_t(s)]);
+        std::vector<int32_t> got(static_cast<size_t>(n));
+        std::vector<float> lp(static_cast<size_t>(n));
+        gpu->decode_sample(*cache, V, n, seqs.data(), toks.data(), ptrs.data(), got.data(), lp.data());
+        for (int i = 0; i < n; ++i) {
+            jet::Sampler &r = ref_rules[size_t(seqs[size_t(i)])];
+            const float *row = logits.data() + size_t(i) * V;
+            const int32_t want = r.sample(row, V);
+            EXPECT_EQ(got[size_t(i)], want) << "step " << step << " sequence " << seqs[size_t(i)];
+            EXPECT_NEAR(lp[size_t(i)], jet::log_prob(row, V, want), 1e-3);
+            ++checked;
+            last[size_t(seqs[size_t(i)])] = got[size_t(i)];
+            rules[size_t(seqs[size_t(i)])].accept(got[size_t(i)]);
+        }
+        for (int32_t s : seqs) EXPECT_EQ(cache->pos[size_t(s)], ref_cache->pos[size_t(s)]);
+    }
+    EXPECT_EQ(checked, 24);
+}
 
 TEST(CudaBackendErrors, MissingDeviceAndOutOfMemoryAreErrors) {
     SKIP_WITHOUT_CUDA();

@@ -74,11 +74,11 @@ TEST(CudaSampling, SampleRowsPicksWhatTheHostSamplerPicks) {
     int maxV = 0;
     for (const Case &c : cases) maxV = std::max(maxV, c.V);
     std::vector<float> x(size_t(rows) * maxV, 0.0f);
-    std::vector<cuda::SampleRow> params(size_t(rows));
+    std::vector<cuda::SampleRow> params(static_cast<size_t>(rows));
     std::vector<int32_t> hist;
     std::mt19937_64 rng(5);
-    std::vector<int32_t> want(size_t(rows));
-    std::vector<float> want_lp(size_t(rows));
+    std::vector<int32_t> want(static_cast<size_t>(rows));
+    std::vector<float> want_lp(static_cast<size_t>(rows));
     for (int r = 0; r < rows; ++r) {
         const Case &c = cases[size_t(r / reps)];
         auto row = randn_bf16(size_t(c.V), 100 + uint32_t(r), 3.0f);
@@ -112,8 +112,8 @@ TEST(CudaSampling, SampleRowsPicksWhatTheHostSamplerPicks) {
     ASSERT_EQ(cudaMemcpy(dp.get(), params.data(), params.size() * sizeof(cuda::SampleRow),
                          cudaMemcpyHostToDevice),
               cudaSuccess);
-    DevBuf<int32_t> dh(hist.size()), dt(size_t(rows));
-    DevBuf<float> dl(size_t(rows));
+    DevBuf<int32_t> dh(hist.size()), dt(static_cast<size_t>(rows));
+    DevBuf<float> dl(static_cast<size_t>(rows));
     ASSERT_EQ(cudaMemcpy(dh.get(), hist.data(), hist.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
     // Rows are laid out maxV apart; run each case's rows as their own launch over that stride.
     for (size_t ci = 0; ci < cases.size(); ++ci) {
@@ -128,8 +128,8 @@ TEST(CudaSampling, SampleRowsPicksWhatTheHostSamplerPicks) {
                                                 dl.get() + r0 + k, nullptr));
         }
     }
-    std::vector<int32_t> got(size_t(rows));
-    std::vector<float> got_lp(size_t(rows)), after(x.size());
+    std::vector<int32_t> got(static_cast<size_t>(rows));
+    std::vector<float> got_lp(static_cast<size_t>(rows)), after(x.size());
     ASSERT_EQ(cudaMemcpy(got.data(), dt.get(), size_t(rows) * 4, cudaMemcpyDeviceToHost), cudaSuccess);
     ASSERT_EQ(cudaMemcpy(got_lp.data(), dl.get(), size_t(rows) * 4, cudaMemcpyDeviceToHost), cudaSuccess);
     ASSERT_EQ(cudaMemcpy(after.data(), dx.get(), x.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
