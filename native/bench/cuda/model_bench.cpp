@@ -26,7 +26,7 @@
 
 #include "backend.h"
 #include "config.h"
-#include "cuda/bench_hooks.h"
+#include "bench_hooks.h"
 #include "error.h"
 #include "weights.h"
 
@@ -145,8 +145,8 @@ int main(int argc, char **argv) try {
             if (t == JET_LAYER_ATTN) per_seq_state += int64_t(ctx) * kvrow;
             else if (t == JET_LAYER_SWA) per_seq_state += int64_t(std::min(ctx, cfg.swa_window)) * kvrow;
             else  // S and conv state read and written
-                per_seq_state += 2 * (int64_t(cfg.jet_heads) * cfg.jet_dk * cfg.jet_dv * 4 +
-                                      int64_t(cfg.jet_value_dim()) * cfg.jet_conv * 4);
+                per_seq_state += 2 * (int64_t(cfg.jet_num_heads) * cfg.jet_head_k_dim * cfg.jet_head_v_dim * 4 +
+                                      int64_t(cfg.jet_value_dim()) * cfg.jet_conv_size * 4);
         }
     }
     const int64_t weight_read = be->weight_bytes();  // every matrix once (the embedding is the

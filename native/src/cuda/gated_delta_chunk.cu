@@ -19,8 +19,8 @@
 #include <algorithm>
 #include <string>
 
+#include "cuda/common.cuh"
 #include "cuda/kernels.h"
-#include "cuda/ops.h"
 #include "error.h"
 
 namespace jet::cuda {
@@ -507,7 +507,6 @@ __global__ void __launch_bounds__(kScanThreads)
     }
 }
 
-bool aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
 }  // namespace
 

@@ -2,7 +2,8 @@
 // which saves copying [rows, V] floats to the host when the caller wants tokens, not logits.
 #include <cfloat>
 
-#include "cuda/ops.h"
+#include "cuda/common.cuh"
+#include "cuda/kernels.h"
 
 namespace jet::cuda {
 

@@ -14,11 +14,11 @@
 #include <cstdio>
 #include <string>
 
+#include "../test_util.h"
 #include "backend.h"
 #include "cuda_test_util.h"
 #include "error.h"
 #include "safetensors.h"
-#include "../test_util.h"
 #include "weights.h"
 
 namespace {
@@ -266,7 +266,7 @@ TEST(CudaBackendRandom, TwoBShapedModelMatchesCpu) {
     SKIP_WITHOUT_CUDA();
     const jet::Config cfg = jet::parse_config(kMini2B);
     ASSERT_EQ(cfg.head_dim, 128);
-    ASSERT_EQ(cfg.jet_dv, 256);
+    ASSERT_EQ(cfg.jet_head_v_dim, 256);
     auto w = jet::Weights::random(cfg, 7);
     auto gpu = jet::make_cuda_backend(cfg, w, 0);
     auto cpu = jet::make_cpu_backend(cfg, w, 0);

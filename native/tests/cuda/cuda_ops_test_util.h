@@ -7,7 +7,7 @@
 #include <random>
 #include <vector>
 
-#include "cuda/ops.h"
+#include "cuda/kernels.h"
 #include "cuda_test_util.h"
 #include "error.h"
 
