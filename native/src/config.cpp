@@ -1,4 +1,4 @@
-// config.cpp - parses and validates a Jet-Nemotron config.json (spec section 2).
+// config.cpp - parses and validates a Jet-Nemotron config.json (docs/model.md section 2).
 #include "config.h"
 
 #include <cmath>

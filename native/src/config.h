@@ -1,4 +1,4 @@
-// config.h - a validated Jet-Nemotron config.json (spec section 2).
+// config.h - a validated Jet-Nemotron config.json (docs/model.md section 2).
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // model_bench.cpp - end-to-end throughput of a full-size Jet-Nemotron-2B on the GPU (random bf16
-// weights with the real shapes of spec section 2, never written to disk).
+// weights with the real shapes of docs/model.md section 2, never written to disk).
 //
 //   jet_model_bench [--prefill 4096,16384,65536] [--ctx 65536] [--batches 1,128,max]
 //                   [--steps 16] [--out table.md]
@@ -32,7 +32,7 @@
 
 namespace {
 
-// Jet-Nemotron-2B's config.json (spec section 2).
+// Jet-Nemotron-2B's config.json (docs/model.md section 2).
 const char *k2B = R"({
   "model_type": "jet_nemotron", "vocab_size": 151936, "hidden_size": 1536,
   "num_hidden_layers": 28,

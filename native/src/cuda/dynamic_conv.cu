@@ -1,4 +1,4 @@
-// dynamic_conv.cu - the dynamic causal convolution on V (spec 4.3): per token and channel a
+// dynamic_conv.cu - the dynamic causal convolution on V (docs/model.md section 5.3): per token and channel a
 // W-tap filter produced by the kernel generator, SiLU after it. The generator's bias add and
 // the SiLU are fused here, so the [T, C*W] generator output is read exactly once.
 //

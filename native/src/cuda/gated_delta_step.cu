@@ -1,6 +1,6 @@
-// gated_delta_step.cu - one recurrent step of the gated delta rule (spec 4.4) for a batch of
+// gated_delta_step.cu - one recurrent step of the gated delta rule (docs/model.md section 5.4) for a batch of
 // sequences (decode), plain (q, k, v, g, beta prepared) or fused with the rest of the JetBlock's
-// decode work (spec 4.2-4.3: q/k SiLU + L2 norm, the gates, the dynamic conv on V with its state)
+// decode work (docs/model.md sections 5.1-5.3: q/k SiLU + L2 norm, the gates, the dynamic conv on V with its state)
 // so that one launch per layer goes from the raw projections to o.
 // Memory bound: the fp32 state (H x dK x dV per sequence) is read and written once, so the
 // kernel is laid out for bandwidth: the columns of S are independent (S^T k, the update and

@@ -1,4 +1,4 @@
-// jet_prep.cu - the JetBlock projection epilogue (spec 4.1-4.2): q, k = L2-normalised SiLU per
+// jet_prep.cu - the JetBlock projection epilogue (docs/model.md sections 5.1-5.2): q, k = L2-normalised SiLU per
 // head, and the gates beta = sigmoid(b), g = -exp(A_log) * softplus(a + dt_bias), all in fp32.
 #include "cuda/common.cuh"
 #include "cuda/kernels.h"

@@ -70,7 +70,7 @@ void embedding(const bf16 *table, const int32_t *ids, float *x, int T, int D, cu
 // ---------------------------------------------------------------- rmsnorm.cu
 // y[T, D] (bf16) = w * x / sqrt(mean(x^2) + eps), in fp32. x fp32, w bf16.
 void rmsnorm(const float *x, const bf16 *w, bf16 *y, int T, int D, float eps, cudaStream_t s);
-// JetBlock output norm (spec 4.5): per head of D values of o [T, H*D] (fp32),
+// JetBlock output norm (docs/model.md section 5.5): per head of D values of o [T, H*D] (fp32),
 // y = RMSNorm_eps(o) * w * silu(G); G fp32 with row stride ldg; y bf16 [T, H*D].
 void gated_rmsnorm(const float *o, const float *G, int ldg, const bf16 *w, bf16 *y, int T, int H,
                    int D, float eps, cudaStream_t s);
@@ -167,7 +167,7 @@ void attention_decode(const bf16 *q, const bf16 *k, const bf16 *v, const int32_t
                       void *workspace, size_t workspace_bytes, cudaStream_t s);
 
 // ---------------------------------------------------------------- gated_delta_chunk.cu
-// Chunked gated delta rule for prefill (spec 5; chunk 64, WY/UT form, tensor cores, fp32 state
+// Chunked gated delta rule for prefill (docs/model.md section 5.6; chunk 64, WY/UT form, tensor cores, fp32 state
 // between chunks), identical in math to T recurrent steps:
 //   q, k  bf16 [B, T, H, dK]      L2-normalised (jet_qk_gates)
 //   v     bf16 [B, T, H, dV]
@@ -184,7 +184,7 @@ void gated_delta_chunk(const bf16 *q, const bf16 *k, const bf16 *v, const float 
                        cudaStream_t s);
 
 // ---------------------------------------------------------------- gated_delta_step.cu
-// One recurrent step (spec 4.4) for each of B sequences (decode):
+// One recurrent step (docs/model.md section 5.4) for each of B sequences (decode):
 //   q, k  bf16 [B, H, dK] (L2-normalised), v bf16 [B, H, dV], g, beta fp32 [B, H]
 //   state fp32 [B, H, dK, dV] read and updated; o fp32 [B, H, dV].
 // Supports dK <= 256 (any), dV any.
@@ -192,7 +192,7 @@ void gated_delta_step(const bf16 *q, const bf16 *k, const bf16 *v, const float *
                       const float *beta, float *state, float *o, int B, int H, int dK, int dV,
                       float scale, cudaStream_t s);
 
-// The JetBlock's decode work after its projections, fused into one launch (spec 4.2-4.4, one
+// The JetBlock's decode work after its projections, fused into one launch (docs/model.md sections 5.2-5.4, one
 // token per sequence): q, k = l2norm(silu(.)) per head (rounded to bf16 as jet_qk_gates stores
 // them), the gates, the dynamic conv on V with its state (as dynamic_conv with T = 1, its SiLU
 // output rounded to bf16), then the step above. Same results as jet_qk_gates + dynamic_conv +
@@ -209,7 +209,7 @@ void jetblock_decode_step(const float *proj, int ld, int u_col, int ab_col, cons
                           float scale, cudaStream_t s);
 
 // ---------------------------------------------------------------- dynamic_conv.cu
-// Dynamic causal convolution on V (spec 4.3) with SiLU, for prefill (T > 1) and decode (T = 1):
+// Dynamic causal convolution on V (docs/model.md section 5.3) with SiLU, for prefill (T > 1) and decode (T = 1):
 //   u      fp32 [B, T, C] with row stride ldu (>= C): the pre-conv values (v_proj output)
 //   kern   fp32 [B, T, C*W] with row stride ldk (>= C*W): the generator output w2 silu(w1 x)
 //          WITHOUT its bias, read as [C][W] per token (channel-major, j = W-1 is the current
