@@ -1,4 +1,4 @@
-// cuda_backend_test.cpp - the whole model on the GPU (cuda_backend.cu):
+// cuda_backend_test.cpp - the whole model on the GPU (cuda/cuda_backend.h and cuda/backend_*.cu):
 //  - tiny-jet-a (../shared) against the official fp32 goldens, within the bf16 noise that the
 //    official bf16 + Triton run shows on the same prompts (the fixture's logits_bf16_triton),
 //  - against the CPU backend on the same weights (tiny-jet-a, and random weights with the 2B's
