@@ -29,6 +29,9 @@ endif()
 message(STATUS "JetNative CUDA architectures: ${_jet_cuda_archs} (nvcc ${CMAKE_CUDA_COMPILER_VERSION})")
 
 # The full-model GPU benchmark (native/bench/cuda/model_bench.cpp): no Google Benchmark needed,
-# so it is built with every CUDA build (the GPU machine has no benchmark package).
-add_executable(jet_model_bench ${PROJECT_SOURCE_DIR}/native/bench/cuda/model_bench.cpp)
+# so it is built with every CUDA build (the GPU machine has no benchmark package). Its hooks into
+# the backend (bench_hooks.cu: decode graph replay timing, per-op breakdown, copy bandwidth) are
+# compiled here only, never into libjet.
+add_executable(jet_model_bench ${PROJECT_SOURCE_DIR}/native/bench/cuda/model_bench.cpp
+  ${PROJECT_SOURCE_DIR}/native/bench/cuda/bench_hooks.cu)
 target_link_libraries(jet_model_bench PRIVATE jet_core)

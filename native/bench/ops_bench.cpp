@@ -15,7 +15,7 @@
 
 namespace {
 
-// The 2B's dimensions (spec 2).
+// The 2B's dimensions (docs/model.md section 2).
 constexpr int kD = 1536, kI = 8960, kV = 151936, kNH = 12, kNKV = 2, kHD = 128;
 constexpr int kH = 12, kDK = 96, kDV = 256, kW = 4, kWindow = 1152;
 constexpr int kKeyDim = kH * kDK, kValueDim = kH * kDV, kGenHidden = kValueDim / 8;

@@ -18,7 +18,7 @@ namespace {
 bool small_enough(const jet::Config &c) {
     return c.vocab_size <= 512 && c.hidden_size <= 128 && c.num_layers <= 8 &&
            c.intermediate_size <= 512 && c.jet_value_dim() <= 512 && c.jet_key_dim() <= 512 &&
-           c.jet_conv <= 8 && c.max_position_embeddings >= 8;
+           c.jet_conv_size <= 8 && c.max_position_embeddings >= 8;
 }
 
 void run_one(const uint8_t *data, size_t size) {

@@ -368,10 +368,10 @@ jet_status jet_model_get_info(const jet_model *model, jet_model_info *out) {
         i.head_dim = c.head_dim;
         i.max_position_embeddings = c.max_position_embeddings;
         i.swa_window = c.swa_window;
-        i.jet_num_heads = c.jet_heads;
-        i.jet_head_k_dim = c.jet_dk;
-        i.jet_head_v_dim = c.jet_dv;
-        i.jet_conv_size = c.jet_conv;
+        i.jet_num_heads = c.jet_num_heads;
+        i.jet_head_k_dim = c.jet_head_k_dim;
+        i.jet_head_v_dim = c.jet_head_v_dim;
+        i.jet_conv_size = c.jet_conv_size;
         i.n_attn_layers = c.count(JET_LAYER_ATTN);
         i.n_swa_layers = c.count(JET_LAYER_SWA);
         i.n_jet_layers = c.count(JET_LAYER_JET);

@@ -1,4 +1,4 @@
-// config.cpp - parses and validates a Jet-Nemotron config.json (spec section 2).
+// config.cpp - parses and validates a Jet-Nemotron config.json (docs/model.md section 2).
 #include "config.h"
 
 #include <cmath>
@@ -165,21 +165,21 @@ Config parse_config(const std::string &json_text) {
             const std::string p = "efficient_attention_config.jet";
             const json &jet = require(eac, "jet", p);
             if (!jet.is_object()) bad(p, "must be an object");
-            c.jet_heads = positive_int(jet, "num_heads", p + ".num_heads", 65536);
-            c.jet_dk = positive_int(jet, "head_dim", p + ".head_dim", 65536);
+            c.jet_num_heads = positive_int(jet, "num_heads", p + ".num_heads", 65536);
+            c.jet_head_k_dim = positive_int(jet, "head_dim", p + ".head_dim", 65536);
             const double expand_v = positive_number(jet, "expand_v", p + ".expand_v", false, 65536.0);
-            const double dv = c.jet_dk * expand_v;
+            const double dv = c.jet_head_k_dim * expand_v;
             const double dv_round = std::round(dv);
             if (std::fabs(dv - dv_round) > 1e-6 * std::max(1.0, dv) || dv_round < 1 ||
                 dv_round > 65536)
                 bad(p + ".expand_v", "times head_dim must be a positive integer (got " +
                                          std::to_string(dv) + ")");
-            c.jet_dv = static_cast<int>(dv_round);
-            c.jet_conv = positive_int(jet, "conv_size", p + ".conv_size", 64);
+            c.jet_head_v_dim = static_cast<int>(dv_round);
+            c.jet_conv_size = positive_int(jet, "conv_size", p + ".conv_size", 64);
             const int red = positive_int(jet, "dconv_generator_reduction",
                                          p + ".dconv_generator_reduction", 65536);
-            const int64_t value_dim = int64_t(c.jet_heads) * c.jet_dv;
-            const int64_t key_dim = int64_t(c.jet_heads) * c.jet_dk;
+            const int64_t value_dim = int64_t(c.jet_num_heads) * c.jet_head_v_dim;
+            const int64_t key_dim = int64_t(c.jet_num_heads) * c.jet_head_k_dim;
             if (value_dim > (1 << 24) || key_dim > (1 << 24))
                 bad(p + ".num_heads", "gives JetBlock dims that are too large");
             if (value_dim % red != 0)

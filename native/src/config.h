@@ -1,4 +1,4 @@
-// config.h - a validated Jet-Nemotron config.json (spec section 2).
+// config.h - a validated Jet-Nemotron config.json (docs/model.md section 2).
 #pragma once
 
 #include <cstdint>
@@ -30,15 +30,16 @@ struct Config {
     int swa_window = 0;          // efficient_attention_config.swa.window_size
 
     // JetBlock (efficient_attention_config.jet)
-    int jet_heads = 0;           // H
-    int jet_dk = 0;              // head_dim
-    int jet_dv = 0;              // round(dk * expand_v)
-    int jet_conv = 0;            // conv_size W
+    // The field names are jet.h's (jet_model_info).
+    int jet_num_heads = 0;       // H: num_heads
+    int jet_head_k_dim = 0;      // dK: head_dim
+    int jet_head_v_dim = 0;      // dV: round(dK * expand_v)
+    int jet_conv_size = 0;       // W: conv_size
     int jet_gen_hidden = 0;      // value_dim / dconv_generator_reduction
     float jet_norm_eps = 1e-5f;  // norm_eps (a string in the file)
 
-    int jet_key_dim() const { return jet_heads * jet_dk; }
-    int jet_value_dim() const { return jet_heads * jet_dv; }
+    int jet_key_dim() const { return jet_num_heads * jet_head_k_dim; }
+    int jet_value_dim() const { return jet_num_heads * jet_head_v_dim; }
     int count(jet_layer_type t) const;
 };
 

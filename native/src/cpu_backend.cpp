@@ -1,4 +1,4 @@
-// cpu_backend.cpp - the Jet-Nemotron forward pass on the CPU (spec section 4): float32
+// cpu_backend.cpp - the Jet-Nemotron forward pass on the CPU (docs/model.md sections 4 and 5): float32
 // activations, bf16 or float32 weight matrices (cpu_backend.h).
 #include "cpu_backend.h"
 
@@ -26,8 +26,8 @@ void add_inplace(float *x, const float *y, int64_t n) {
 CpuBackend::CpuBackend(const Config &cfg, std::shared_ptr<const Weights> w, int n_threads)
     : cfg_(cfg), weights_(std::move(w)) {
     cpu::set_num_threads(n_threads);
-    auto load = [&](const std::string &name) {
-        const TensorView &t = weights_->get(name);
+    auto load = [&](Role role, int layer) {
+        const TensorView &t = weights_->get(role, layer);
         std::vector<float> v(static_cast<size_t>(t.numel()));
         constexpr int64_t kBlock = 1 << 16;  // convert in parallel blocks
         cpu::parallel_for((t.numel() + kBlock - 1) / kBlock, [&](int64_t b0, int64_t b1) {
@@ -40,49 +40,51 @@ CpuBackend::CpuBackend(const Config &cfg, std::shared_ptr<const Weights> w, int 
         weight_bytes_ += int64_t(v.size() * sizeof(float));
         return v;
     };
-    auto matrix = [&](const std::string &name) {
-        const TensorView &t = weights_->get(name);
+    auto matrix = [&](Role role, int layer) {
+        const TensorView &t = weights_->get(role, layer);
         Matrix m;
         if (t.dtype == DType::BF16 && reinterpret_cast<uintptr_t>(t.data) % alignof(uint16_t) == 0) {
             m.bf16 = static_cast<const uint16_t *>(t.data);
             weight_bytes_ += t.numel() * int64_t(sizeof(uint16_t));
         } else {
-            m.f32 = load(name);
+            m.f32 = load(role, layer);
         }
         return m;
     };
-    embed_ = matrix("model.embed_tokens.weight");
-    norm_ = load("model.norm.weight");
-    if (!cfg.tie_word_embeddings) lm_head_ = matrix("lm_head.weight");
+    embed_ = matrix(Role::Embed, kNoLayer);
+    norm_ = load(Role::FinalNorm, kNoLayer);
+    if (!cfg.tie_word_embeddings) lm_head_ = matrix(Role::LmHead, kNoLayer);
     layers_.resize(cfg.num_layers);
     for (int i = 0; i < cfg.num_layers; ++i) {
         Layer &l = layers_[i];
-        const std::string p = "model.layers." + std::to_string(i) + ".";
-        const std::string a = p + "self_attn.";
         l.type = cfg.layer_types[i];
-        l.ln1 = load(p + "input_layernorm.weight");
-        l.ln2 = load(p + "post_attention_layernorm.weight");
-        l.gate = matrix(p + "mlp.gate_proj.weight");
-        l.up = matrix(p + "mlp.up_proj.weight");
-        l.down = matrix(p + "mlp.down_proj.weight");
-        l.wq = matrix(a + "q_proj.weight");
-        l.wk = matrix(a + "k_proj.weight");
-        l.wv = matrix(a + "v_proj.weight");
-        l.wo = matrix(a + "o_proj.weight");
+        l.ln1 = load(Role::Ln1, i);
+        l.ln2 = load(Role::Ln2, i);
+        l.gate = matrix(Role::MlpGate, i);
+        l.up = matrix(Role::MlpUp, i);
+        l.down = matrix(Role::MlpDown, i);
         if (l.type == JET_LAYER_JET) {
-            l.wa = matrix(a + "a_proj.weight");
-            l.wb = matrix(a + "b_proj.weight");
-            l.A_log = load(a + "A_log");
-            l.dt_bias = load(a + "dt_bias");
-            l.wg = matrix(a + "g_proj.weight");
-            l.o_norm = load(a + "o_norm.weight");
-            l.gen_w1 = matrix(a + "dynamic_conv1d.kernel_generator.w1.weight");
-            l.gen_w2 = matrix(a + "dynamic_conv1d.kernel_generator.w2.weight");
-            l.gen_b2 = load(a + "dynamic_conv1d.kernel_generator.w2.bias");
+            l.wq = matrix(Role::JetQ, i);
+            l.wk = matrix(Role::JetK, i);
+            l.wv = matrix(Role::JetV, i);
+            l.wo = matrix(Role::JetO, i);
+            l.wa = matrix(Role::JetA, i);
+            l.wb = matrix(Role::JetB, i);
+            l.A_log = load(Role::JetALog, i);
+            l.dt_bias = load(Role::JetDtBias, i);
+            l.wg = matrix(Role::JetG, i);
+            l.o_norm = load(Role::JetONorm, i);
+            l.gen_w1 = matrix(Role::JetGenW1, i);
+            l.gen_w2 = matrix(Role::JetGenW2, i);
+            l.gen_b2 = load(Role::JetGenB2, i);
         } else {
-            l.bq = load(a + "q_proj.bias");
-            l.bk = load(a + "k_proj.bias");
-            l.bv = load(a + "v_proj.bias");
+            l.wq = matrix(Role::AttnQ, i);
+            l.wk = matrix(Role::AttnK, i);
+            l.wv = matrix(Role::AttnV, i);
+            l.wo = matrix(Role::AttnO, i);
+            l.bq = load(Role::AttnQBias, i);
+            l.bk = load(Role::AttnKBias, i);
+            l.bv = load(Role::AttnVBias, i);
         }
     }
 }
@@ -249,8 +251,8 @@ void CpuBackend::jet_layer(CpuCache &c, int li, const std::vector<Segment> &segs
                            float *out, int T) {
     const Layer &l = layers_[li];
     CpuCache::Layer &cl = c.layers[li];
-    const int d = cfg_.hidden_size, H = cfg_.jet_heads, dK = cfg_.jet_dk, dV = cfg_.jet_dv;
-    const int kd = cfg_.jet_key_dim(), vd = cfg_.jet_value_dim(), W = cfg_.jet_conv;
+    const int d = cfg_.hidden_size, H = cfg_.jet_num_heads, dK = cfg_.jet_head_k_dim, dV = cfg_.jet_head_v_dim;
+    const int kd = cfg_.jet_key_dim(), vd = cfg_.jet_value_dim(), W = cfg_.jet_conv_size;
     const int r = cfg_.jet_gen_hidden;
     std::vector<float> q(size_t(T) * kd), k(size_t(T) * kd), u(size_t(T) * vd);
     std::vector<float> a(size_t(T) * H), b(size_t(T) * H), g(size_t(T) * H), beta(size_t(T) * H);

@@ -1,54 +1,35 @@
-// cpu_cache.cpp - allocation, reset, copy and size of the CPU backend's cache.
+// cpu_cache.cpp - allocation, reset, copy and size of the CPU backend's cache (shapes from
+// model_desc.h layer_cache_shape, fp32 throughout).
 #include "cpu_cache.h"
 
 #include <algorithm>
 #include <cstring>
 
+#include "model_desc.h"
+
 namespace jet {
 
-namespace {
-
-int swa_slots(const Config &cfg, int64_t n_ctx) {
-    return static_cast<int>(std::min<int64_t>(cfg.swa_window, n_ctx));
-}
-
-}  // namespace
-
 int64_t CpuCache::bytes_per_seq(const Config &cfg, int64_t n_ctx, int64_t *per_token) {
-    const int64_t kv_row = int64_t(cfg.num_kv_heads) * cfg.head_dim;
-    int64_t floats = 0, token_floats = 0;
-    for (jet_layer_type t : cfg.layer_types) {
-        if (t == JET_LAYER_ATTN) {
-            floats += 2 * kv_row * n_ctx;
-            token_floats += 2 * kv_row;
-        } else if (t == JET_LAYER_SWA) {
-            floats += 2 * kv_row * swa_slots(cfg, n_ctx);
-        } else {
-            floats += int64_t(cfg.jet_heads) * cfg.jet_dk * cfg.jet_dv +
-                      int64_t(cfg.jet_value_dim()) * cfg.jet_conv;
-        }
-    }
-    if (per_token) *per_token = token_floats * int64_t(sizeof(float));
-    return floats * int64_t(sizeof(float));
+    return cache_bytes_per_seq(cfg, n_ctx, kCpuCacheElements, per_token);
 }
 
 CpuCache::CpuCache(const Config &cfg, int n_seq_, int n_ctx_) {
     n_seq = n_seq_;
     n_ctx = n_ctx_;
     pos.assign(n_seq, 0);
-    const int64_t kv_row = int64_t(cfg.num_kv_heads) * cfg.head_dim;
     layers.resize(cfg.layer_types.size());
     for (size_t i = 0; i < cfg.layer_types.size(); ++i) {
         Layer &l = layers[i];
-        l.type = cfg.layer_types[i];
+        const LayerCacheShape shape = layer_cache_shape(cfg, int(i), n_ctx);
+        l.type = shape.type;
         if (l.type == JET_LAYER_JET) {
-            l.state_size = int64_t(cfg.jet_heads) * cfg.jet_dk * cfg.jet_dv;
-            l.conv_size = int64_t(cfg.jet_value_dim()) * cfg.jet_conv;
+            l.state_size = shape.state;
+            l.conv_size = shape.conv;
             l.state.assign(size_t(l.state_size * n_seq), 0.0f);
             l.conv.assign(size_t(l.conv_size * n_seq), 0.0f);
         } else {
-            l.slots = l.type == JET_LAYER_ATTN ? n_ctx : swa_slots(cfg, n_ctx);
-            l.row = kv_row;
+            l.slots = static_cast<int>(shape.kv_rows);
+            l.row = shape.kv_width;
             l.k.assign(size_t(int64_t(n_seq) * l.slots * l.row), 0.0f);
             l.v.assign(size_t(int64_t(n_seq) * l.slots * l.row), 0.0f);
         }

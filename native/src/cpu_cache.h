@@ -1,4 +1,5 @@
-// cpu_cache.h - the CPU backend's per-session cache (float32), one block per layer:
+// cpu_cache.h - the CPU backend's per-session cache (float32), one block per layer, shaped by
+// model_desc.h's layer_cache_shape (docs/model.md section 6):
 //   attn: K and V of every position, [n_seq][n_ctx][nkv*hd] each;
 //   swa:  K and V ring buffers of min(window, n_ctx) slots, [n_seq][slots][nkv*hd] each,
 //         position p in slot p % slots;
@@ -16,7 +17,8 @@ class CpuCache final : public Cache {
 public:
     CpuCache(const Config &cfg, int n_seq, int n_ctx);
 
-    // Bytes one sequence takes at n_ctx; *per_token (may be null) gets the attn KV bytes per token.
+    // Bytes one sequence takes at n_ctx (cache_bytes_per_seq with fp32 elements); *per_token
+    // (may be null) gets the attn KV bytes per token.
     static int64_t bytes_per_seq(const Config &cfg, int64_t n_ctx, int64_t *per_token);
 
     std::unique_ptr<Cache> clone() const override;

@@ -86,50 +86,7 @@ std::shared_ptr<Weights> Weights::from_file(std::shared_ptr<SafetensorsFile> fil
     return w;
 }
 
-std::vector<Weights::Expected> Weights::expected(const Config &c) {
-    const int64_t d = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
-    const int64_t qd = int64_t(c.num_attention_heads) * c.head_dim;
-    const int64_t kvd = int64_t(c.num_kv_heads) * c.head_dim;
-    const int64_t kd = c.jet_key_dim(), vd = c.jet_value_dim(), H = c.jet_heads;
-    std::vector<Expected> e;
-    e.push_back({"model.embed_tokens.weight", {V, d}});
-    for (int i = 0; i < c.num_layers; ++i) {
-        const std::string p = "model.layers." + std::to_string(i) + ".";
-        e.push_back({p + "input_layernorm.weight", {d}});
-        e.push_back({p + "post_attention_layernorm.weight", {d}});
-        e.push_back({p + "mlp.gate_proj.weight", {I, d}});
-        e.push_back({p + "mlp.up_proj.weight", {I, d}});
-        e.push_back({p + "mlp.down_proj.weight", {d, I}});
-        const std::string a = p + "self_attn.";
-        if (c.layer_types[i] == JET_LAYER_JET) {
-            e.push_back({a + "q_proj.weight", {kd, d}});
-            e.push_back({a + "k_proj.weight", {kd, d}});
-            e.push_back({a + "v_proj.weight", {vd, d}});
-            e.push_back({a + "a_proj.weight", {H, d}});
-            e.push_back({a + "b_proj.weight", {H, d}});
-            e.push_back({a + "A_log", {H}});
-            e.push_back({a + "dt_bias", {H}});
-            e.push_back({a + "g_proj.weight", {vd, d}});
-            e.push_back({a + "o_norm.weight", {c.jet_dv}});
-            e.push_back({a + "o_proj.weight", {d, vd}});
-            e.push_back({a + "dynamic_conv1d.kernel_generator.w1.weight", {c.jet_gen_hidden, d}});
-            e.push_back({a + "dynamic_conv1d.kernel_generator.w2.weight",
-                         {vd * c.jet_conv, c.jet_gen_hidden}});
-            e.push_back({a + "dynamic_conv1d.kernel_generator.w2.bias", {vd * c.jet_conv}});
-        } else {
-            e.push_back({a + "q_proj.weight", {qd, d}});
-            e.push_back({a + "q_proj.bias", {qd}});
-            e.push_back({a + "k_proj.weight", {kvd, d}});
-            e.push_back({a + "k_proj.bias", {kvd}});
-            e.push_back({a + "v_proj.weight", {kvd, d}});
-            e.push_back({a + "v_proj.bias", {kvd}});
-            e.push_back({a + "o_proj.weight", {d, qd}});
-        }
-    }
-    e.push_back({"model.norm.weight", {d}});
-    if (!c.tie_word_embeddings) e.push_back({"lm_head.weight", {V, d}});
-    return e;
-}
+std::vector<Weights::Expected> Weights::expected(const Config &c) { return model_tensors(c); }
 
 std::shared_ptr<Weights> Weights::load(const std::string &folder, const Config &cfg,
                                        jet_progress_callback progress, void *user_data) {
@@ -205,15 +162,28 @@ std::vector<uint16_t> Weights::random_tensor(const Expected &e, uint64_t seed) {
     // small biases, linears/embeddings with std ~ 1/sqrt(fan_in) (activations stay O(1)).
     float mul = std::sqrt(3.0f / float(e.shape.back())), add = 0.0f;
     bool log_a = false;
-    if (ends_with(nm, "norm.weight") || ends_with(nm, "layernorm.weight")) {
+    switch (e.role) {
+    case Role::Ln1:
+    case Role::Ln2:
+    case Role::FinalNorm:
+    case Role::JetONorm:
         mul = 0.1f;
         add = 1.0f;
-    } else if (ends_with(nm, "A_log")) {
+        break;
+    case Role::JetALog:
         mul = 7.5f;
         add = 8.5f;
         log_a = true;
-    } else if (ends_with(nm, "dt_bias") || ends_with(nm, ".bias")) {
+        break;
+    case Role::JetDtBias:
+    case Role::AttnQBias:
+    case Role::AttnKBias:
+    case Role::AttnVBias:
+    case Role::JetGenB2:
         mul = 0.1f;
+        break;
+    default:
+        break;
     }
     // Blocks of 64Ki values, each seeded from (seed, name, block): the same numbers for
     // any thread count, generated in parallel.
@@ -254,6 +224,8 @@ const TensorView &Weights::get(const std::string &name) const {
     if (it == tensors_.end()) throw Error(JET_ERR_FORMAT, "missing tensor '" + name + "'");
     return it->second;
 }
+
+const TensorView &Weights::get(Role role, int layer) const { return get(tensor_name(role, layer)); }
 
 bool Weights::has(const std::string &name) const { return tensors_.count(name) != 0; }
 

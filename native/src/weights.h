@@ -1,4 +1,4 @@
-// weights.h - the validated tensors of a checkpoint, by Hugging Face name.
+// weights.h - the validated tensors of a checkpoint, by role (model_desc.h) or Hugging Face name.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config.h"
+#include "model_desc.h"
 #include "safetensors.h"
 
 namespace jet {
@@ -28,16 +29,16 @@ public:
     // Random weights with the expected names and shapes (bf16), deterministic in `seed`.
     static std::shared_ptr<Weights> random(const Config &cfg, uint64_t seed);
 
-    // Every tensor the config needs, with its shape (spec section 3), in checkpoint order.
-    struct Expected {
-        std::string name;
-        std::vector<int64_t> shape;
-    };
+    // Every tensor the config needs, with its shape (docs/model.md section 3), in checkpoint
+    // order: model_tensors(cfg) of model_desc.h.
+    using Expected = TensorDesc;
     static std::vector<Expected> expected(const Config &cfg);
     // The values random() gives tensor `e` for `seed` (bf16 bits), e.g. to write them to a file.
     static std::vector<uint16_t> random_tensor(const Expected &e, uint64_t seed);
 
     const TensorView &get(const std::string &name) const;  // throws JET_ERR_FORMAT if missing
+    // The tensor of `role` in `layer` (kNoLayer for the model-level roles); what backends use.
+    const TensorView &get(Role role, int layer) const;
     bool has(const std::string &name) const;
     int64_t n_params() const;
 

@@ -26,7 +26,7 @@ TEST(Config, ParsesTheSpec2BConfig) {
     const jet::Config c = jet::parse_config(jet_test::config_2b_json().dump());
     EXPECT_EQ(c.hidden_size, 1536);
     EXPECT_EQ(c.head_dim, 128);
-    EXPECT_EQ(c.jet_dv, 256);
+    EXPECT_EQ(c.jet_head_v_dim, 256);
     EXPECT_EQ(c.jet_key_dim(), 1152);
     EXPECT_EQ(c.jet_value_dim(), 3072);
     EXPECT_EQ(c.jet_gen_hidden, 384);
@@ -46,7 +46,7 @@ TEST(Config, ParsesTinyJetA) {
         jet_test::read_bytes(jet_test::tiny_model_dir() + "/config.json"));
     EXPECT_EQ(c.vocab_size, 1024);
     EXPECT_EQ(c.head_dim, 32);
-    EXPECT_EQ(c.jet_dv, 64);
+    EXPECT_EQ(c.jet_head_v_dim, 64);
     EXPECT_EQ(c.jet_gen_hidden, 32);
     EXPECT_EQ(c.swa_window, 32);
     EXPECT_EQ(c.bos_token_id, 1);

@@ -114,7 +114,7 @@ inline nlohmann::json tiny_config_json() {
     })");
 }
 
-// Jet-Nemotron-2B's config (spec section 2) on the same base.
+// Jet-Nemotron-2B's config (docs/model.md section 2) on the same base.
 inline nlohmann::json config_2b_json() {
     nlohmann::json j = tiny_config_json();
     j["vocab_size"] = 151936;

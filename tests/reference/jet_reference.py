@@ -33,7 +33,7 @@ class ConfigError(ValueError):
 
 
 # --------------------------------------------------------------------------------------------
-# Config (spec section 2)
+# Config (docs/model.md section 2)
 # --------------------------------------------------------------------------------------------
 @dataclass
 class JetConfig:
@@ -192,7 +192,7 @@ class JetConfig:
 
 
 # --------------------------------------------------------------------------------------------
-# Small ops (spec section 4)
+# Small ops (docs/model.md section 4)
 # --------------------------------------------------------------------------------------------
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     """w * x / sqrt(mean(x^2) + eps), computed in fp32, returned in x's dtype."""
@@ -351,7 +351,7 @@ class DynamicConv(nn.Module):
 
 
 def gdr_naive(q, k, v, g, beta, S0=None, scale=None):
-    """Gated delta rule, one token at a time (spec 4.4). q, k [B,T,H,K] (L2-normalised), v [B,T,H,V],
+    """Gated delta rule, one token at a time (docs/model.md section 5.4). q, k [B,T,H,K] (L2-normalised), v [B,T,H,V],
     g (log decay) and beta [B,T,H], S0 [B,H,K,V]. Returns o [B,T,H,V] and the final state, fp32."""
     B, T, H, K = q.shape
     V = v.shape[-1]
@@ -369,7 +369,7 @@ def gdr_naive(q, k, v, g, beta, S0=None, scale=None):
 
 
 def gdr_chunk(q, k, v, g, beta, S0=None, scale=None, chunk: int = 64):
-    """The same map as gdr_naive, in the chunked WY/UT form of spec section 5."""
+    """The same map as gdr_naive, in the chunked WY/UT form of docs/model.md section 5.6."""
     B, T, H, K = q.shape
     V = v.shape[-1]
     C = chunk

@@ -184,7 +184,7 @@ def bench_attention_decode(lib, rows, bw, Ls):
 
 # ---------------------------------------------------------------- gated delta, plain torch
 def torch_chunk_gdn(q, k, v, g, beta, S0, scale, C=64):
-    """The chunked gated delta rule (spec 5) in plain torch: q, k [B,T,H,K], v [B,T,H,V],
+    """The chunked gated delta rule (docs/model.md section 5.6) in plain torch: q, k [B,T,H,K], v [B,T,H,V],
     g, beta [B,T,H], S0 [B,H,K,V] fp32. Parallel parts batched over chunks (fp32), the state
     recurrence a Python loop over chunks. Returns o [B,T,H,V] fp32 and the final state."""
     B, T, H, K = q.shape

@@ -37,7 +37,7 @@ if want build; then
   : > "$OUT/ptxas.txt"
   pids=()
   rm -f "$B"/obj/*.o "$B"/obj/*.ptxas
-  # jet_prep.cu: jetblock_decode_step's test compares with jet_qk_gates (cuda/ops.h).
+  # jet_prep.cu: jetblock_decode_step's test compares with jet_qk_gates (cuda/kernels.h).
   for k in $KERNELS jet_prep; do
     for f in native/src/cuda/$k*.cu; do  # attention_prefill*.cu: the mma.sync and the sm90 kernels
       n=$(basename "$f" .cu)

@@ -1,5 +1,5 @@
 // model_bench.cpp - end-to-end throughput of a full-size Jet-Nemotron-2B on the GPU (random bf16
-// weights with the real shapes of spec section 2, never written to disk).
+// weights with the real shapes of docs/model.md section 2, never written to disk).
 //
 //   jet_model_bench [--prefill 4096,16384,65536] [--ctx 65536] [--batches 1,128,max]
 //                   [--steps 16] [--out table.md]
@@ -28,14 +28,14 @@
 
 #include "backend.h"
 #include "config.h"
-#include "cuda/bench_hooks.h"
+#include "bench_hooks.h"
 #include "error.h"
 #include "sampler.h"
 #include "weights.h"
 
 namespace {
 
-// Jet-Nemotron-2B's config.json (spec section 2).
+// Jet-Nemotron-2B's config.json (docs/model.md section 2).
 const char *k2B = R"({
   "model_type": "jet_nemotron", "vocab_size": 151936, "hidden_size": 1536,
   "num_hidden_layers": 28,
@@ -148,8 +148,8 @@ int main(int argc, char **argv) try {
             if (t == JET_LAYER_ATTN) per_seq_state += int64_t(ctx) * kvrow;
             else if (t == JET_LAYER_SWA) per_seq_state += int64_t(std::min(ctx, cfg.swa_window)) * kvrow;
             else  // S and conv state read and written
-                per_seq_state += 2 * (int64_t(cfg.jet_heads) * cfg.jet_dk * cfg.jet_dv * 4 +
-                                      int64_t(cfg.jet_value_dim()) * cfg.jet_conv * 4);
+                per_seq_state += 2 * (int64_t(cfg.jet_num_heads) * cfg.jet_head_k_dim * cfg.jet_head_v_dim * 4 +
+                                      int64_t(cfg.jet_value_dim()) * cfg.jet_conv_size * 4);
         }
     }
     const int64_t weight_read = be->weight_bytes();  // every matrix once (the embedding is the

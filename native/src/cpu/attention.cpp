@@ -1,4 +1,4 @@
-// cpu/attention.cpp - causal / sliding-window GQA softmax attention over a slot cache (spec 4).
+// cpu/attention.cpp - causal / sliding-window GQA softmax attention over a slot cache (docs/model.md sections 4.5-4.6).
 //
 // A work item is one query token, one KV head with the group of query heads that share it, and
 // a range of slots; each key and value row is read once per group (decode is bound by reading

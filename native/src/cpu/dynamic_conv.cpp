@@ -1,4 +1,4 @@
-// cpu/dynamic_conv.cpp - the JetBlock's dynamic causal convolution on V (spec 4.3 and 6).
+// cpu/dynamic_conv.cpp - the JetBlock's dynamic causal convolution on V (docs/model.md sections 5.3 and 6).
 // y[t][c] = silu(sum_j kernel_t[c][j] * u[t - W + 1 + j][c]), where inputs before the start of
 // this call come from the state (the last W inputs, oldest first); afterwards the state holds
 // the last W inputs. Channels are independent and split across threads; the tokens whose window

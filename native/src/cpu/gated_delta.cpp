@@ -1,9 +1,9 @@
-// cpu/gated_delta.cpp - the gated delta rule of the JetBlock (spec 4.4 and 5), per head:
+// cpu/gated_delta.cpp - the gated delta rule of the JetBlock (docs/model.md sections 5.4 and 5.6), per head:
 //   S <- exp(g_t) S;  e = beta_t (v_t - S^T k_t);  S <- S + k_t e^T;  o_t = scale * S^T q_t,
 // S [dK, dV] in fp32. Heads are independent and run in parallel.
 //
 // gated_delta_recurrent: one token at a time (decode, short prompts).
-// gated_delta_chunked: the WY/UT form over chunks of C tokens (spec 5). Within a chunk, with
+// gated_delta_chunked: the WY/UT form over chunks of C tokens (docs/model.md section 5.6). Within a chunk, with
 // gamma the cumulative log decay and A[i][j] = beta_i exp(gamma_i - gamma_j) k_i.k_j (j < i),
 // the new values are E = U - W S0 = (I + A)^-1 diag(beta) (V - diag(exp(gamma)) K S0); we get E
 // by one forward substitution on that right-hand side (the same unit-lower-triangular solve that

@@ -1,4 +1,4 @@
-// cpu/gated_rmsnorm.cpp - JetBlock output norm (spec 4.5): per head of D values,
+// cpu/gated_rmsnorm.cpp - JetBlock output norm (docs/model.md section 5.5): per head of D values,
 // o <- o / sqrt(mean(o^2) + eps) * w * silu(G), in fp32.
 #include <algorithm>
 #include <cmath>

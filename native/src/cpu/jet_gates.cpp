@@ -1,4 +1,4 @@
-// cpu/jet_gates.cpp - JetBlock gates (spec 4.2): beta = sigmoid(b),
+// cpu/jet_gates.cpp - JetBlock gates (docs/model.md section 5.2): beta = sigmoid(b),
 // g = -exp(A_log) * softplus(a + dt_bias), in fp32. softplus as torch's: x for x > 20.
 #include <cmath>
 

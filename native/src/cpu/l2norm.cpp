@@ -1,4 +1,4 @@
-// cpu/l2norm.cpp - x <- x / sqrt(sum x^2 + eps) per head vector (JetBlock q and k, spec 4.1).
+// cpu/l2norm.cpp - x <- x / sqrt(sum x^2 + eps) per head vector (JetBlock q and k, docs/model.md section 5.1).
 #include <algorithm>
 #include <cmath>
 

@@ -32,7 +32,7 @@ void silu(float *x, int64_t n);
 // out[i] = silu(gate[i]) * up[i]. out may alias gate.
 void silu_mul(const float *gate, const float *up, float *out, int64_t n);
 
-// RoPE in place on x [T, n_heads * head_dim], rotate-half layout (spec 4), token i at
+// RoPE in place on x [T, n_heads * head_dim], rotate-half layout (docs/model.md section 4.4), token i at
 // absolute position positions[i].
 void rope(float *x, int T, int n_heads, int head_dim, const int32_t *positions, double theta);
 
@@ -52,17 +52,17 @@ void l2norm_heads(float *x, int T, int H, int D, float eps);
 void jet_gates(const float *a, const float *b, const float *A_log, const float *dt_bias,
                float *g, float *beta, int T, int H);
 
-// Gated delta rule (spec 4.4). q, k [T, H, dK] (L2-normalised); v [T, H, dV]; g, beta [T, H];
+// Gated delta rule (docs/model.md section 5.4). q, k [T, H, dK] (L2-normalised); v [T, H, dV]; g, beta [T, H];
 // state [H, dK, dV] float32, read and updated; o [T, H, dV].
 void gated_delta_recurrent(const float *q, const float *k, const float *v, const float *g,
                            const float *beta, float *state, float *o, int T, int H, int dK,
                            int dV, float scale);
-// The same function computed chunk by chunk (spec 5, WY/UT form), chunk 64 by default.
+// The same function computed chunk by chunk (docs/model.md section 5.6, WY/UT form), chunk 64 by default.
 void gated_delta_chunked(const float *q, const float *k, const float *v, const float *g,
                          const float *beta, float *state, float *o, int T, int H, int dK,
                          int dV, float scale, int chunk = 64);
 
-// Dynamic causal convolution on V (spec 4.3). u [T, C] pre-conv values; kernels [T, C, W]
+// Dynamic causal convolution on V (docs/model.md section 5.3). u [T, C] pre-conv values; kernels [T, C, W]
 // (the generator output per token, channel-major); state [C, W] the last W inputs, oldest
 // first (zeros at sequence start), read and updated; y [T, C] = silu(conv).
 void dynamic_conv(const float *u, const float *kernels, float *state, float *y, int T, int C,

@@ -1,4 +1,4 @@
-// cpu/rmsnorm.cpp - y = w * x / sqrt(mean(x^2) + eps) per row (spec 4), in fp32.
+// cpu/rmsnorm.cpp - y = w * x / sqrt(mean(x^2) + eps) per row (docs/model.md section 4.2), in fp32.
 #include <algorithm>
 #include <cmath>
 

@@ -1,4 +1,4 @@
-// cpu/rope.cpp - rotary position embedding, rotate-half layout (spec 4).
+// cpu/rope.cpp - rotary position embedding, rotate-half layout (docs/model.md section 4.4).
 // Angles follow the reference's float32 arithmetic: inv_freq_j = 1 / theta^(2j/hd) rounded to
 // float, angle = float(pos) * inv_freq_j in float, then an accurate cos/sin of that angle.
 #include <algorithm>

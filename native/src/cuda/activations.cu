@@ -1,11 +1,11 @@
 // activations.cu - SiLU-and-multiply (the MLP) and the fp32 -> bf16 conversions that feed GEMMs.
-#include "cuda/ops.h"
+#include "cuda/common.cuh"
+#include "cuda/kernels.h"
 
 namespace jet::cuda {
 
 namespace {
 
-__device__ __forceinline__ float silu(float x) { return x / (1.0f + __expf(-x)); }
 
 __global__ void silu_mul_kernel(const float *__restrict__ gu, bf16 *__restrict__ out, int N,
                                 int64_t total) {

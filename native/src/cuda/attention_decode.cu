@@ -8,9 +8,9 @@
 #include <cmath>
 #include <string>
 
+#include "cuda/common.cuh"
 #include "cuda/kernels.h"
 #include "cuda/launch.h"
-#include "cuda/ops.h"
 #include "error.h"
 
 namespace jet::cuda {
@@ -24,7 +24,6 @@ constexpr int kMaxSplits = 256;
 constexpr int kMinRowsPerSplit = 64;
 constexpr int kBlocksPerSm = 2;  // split target
 constexpr int kUnroll = 4;  // rows in flight per half-warp
-constexpr float kLog2e = 1.4426950408889634f;
 
 template <int N>
 struct Vec;  // N bf16 loaded at once
@@ -255,7 +254,7 @@ __global__ void __launch_bounds__(HD)
         w[s] = ws;
         lloc += ws * part_ml[(base + s) * 2 + 1];
     }
-    for (int o = 16; o > 0; o >>= 1) lloc += __shfl_xor_sync(0xffffffffu, lloc, o);
+    lloc = warp_sum(lloc);
     __syncthreads();  // every read of red (M) is done before it is reused
     if (lane == 0) red[warp] = lloc;
     __syncthreads();

@@ -4,7 +4,8 @@
 // softmax is computed online in fp32 one key at a time. Correct for any hd <= 256, not fast.
 #include <cfloat>
 
-#include "cuda/ops.h"
+#include "cuda/common.cuh"
+#include "cuda/kernels.h"
 #include "error.h"
 
 namespace jet::cuda {
@@ -40,7 +41,7 @@ __device__ void attend(const bf16 *__restrict__ qr, const bf16 *__restrict__ kb,
             const int dd = lane + 32 * i;
             if (dd < hd) dot += qv[i] * __bfloat162float(kr[dd]);
         }
-        for (int o = 16; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+        dot = warp_sum(dot);
         const float mn = fmaxf(m, dot);
         const float corr = __expf(m - mn), e = __expf(dot - mn);
         l = l * corr + e;

@@ -14,8 +14,8 @@
 #include <string>
 
 #include "cuda/attention_prefill_impl.h"
+#include "cuda/common.cuh"
 #include "cuda/kernels.h"
-#include "cuda/ops.h"
 #include "error.h"
 
 namespace jet::cuda {
@@ -25,7 +25,6 @@ namespace {
 constexpr int kWarps = 4;
 constexpr int kBr = 16 * kWarps, kBc = 64;
 constexpr int kThreads = 32 * kWarps;
-constexpr float kLog2e = 1.4426950408889634f;
 
 template <int HD>
 struct Smem {
@@ -65,10 +64,6 @@ __device__ __forceinline__ void mma_bf16(float (&d)[4], const unsigned (&a)[4], 
         "{%8,%9}, {%0,%1,%2,%3};\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-__device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
-    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<unsigned *>(&v);
 }
 
 // Async copy of rows [row0, row0 + 64) (rows >= nrows zero-filled) of a bf16 matrix with row
@@ -276,7 +271,6 @@ void launch(const bf16 *q, const bf16 *k, const bf16 *v, bf16 *out, int B, int T
     check_launch("attention_prefill");
 }
 
-bool aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
 }  // namespace
 

@@ -19,7 +19,8 @@
 #include <cstdint>
 
 #include "cuda/attention_prefill_impl.h"
-#include "cuda/ops.h"
+#include "cuda/common.cuh"
+#include "cuda/kernels.h"
 #include "error.h"
 
 #if defined(__CUDACC_VER_MAJOR__) && __CUDACC_VER_MAJOR__ >= 12 && defined(JET_CUDA_SM90A)
@@ -42,7 +43,6 @@ constexpr int kBr = 128;                   // queries per block (2 warpgroups x 
 constexpr int kThreads = 256;
 constexpr int kTileBytes = 128 * kHd * 2;  // one 128 x 128 bf16 tile: 32 KB
 constexpr size_t kSmemBytes = 5 * size_t(kTileBytes) + 1024;  // Q, K x2, V x2 + alignment slack
-constexpr float kLog2e = 1.4426950408889634f;
 
 #if JET_ATTN_SM90_DEVICE
 constexpr int kBc = 128;  // keys per tile
@@ -103,10 +103,6 @@ __device__ __forceinline__ uint64_t v_desc(uint32_t tile, int ks) {
     return sw128_desc(tile + ks * 16 * 128, kBc * 128, 1024);
 }
 
-__device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
-    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<unsigned *>(&v);
-}
 __device__ __forceinline__ float ex2(float x) {
     float y;
     asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string>
 
-#include "cuda/ops.h"
+#include "cuda/kernels.h"
 #include "error.h"
 
 namespace jet::cuda {

@@ -1,4 +1,4 @@
-// dynamic_conv.cu - the dynamic causal convolution on V (spec 4.3): per token and channel a
+// dynamic_conv.cu - the dynamic causal convolution on V (docs/model.md section 5.3): per token and channel a
 // W-tap filter produced by the kernel generator, SiLU after it. The generator's bias add and
 // the SiLU are fused here, so the [T, C*W] generator output is read exactly once.
 //
@@ -8,8 +8,8 @@
 // kernel writes the new state (it must run after every reader of the old one).
 #include <string>
 
+#include "cuda/common.cuh"
 #include "cuda/kernels.h"
-#include "cuda/ops.h"
 #include "error.h"
 
 namespace jet::cuda {
@@ -19,7 +19,6 @@ namespace {
 constexpr int kSeqMaxT = 32;
 constexpr int kThreads = 256;
 
-__device__ __forceinline__ float silu(float x) { return x / (1.0f + __expf(-x)); }
 
 template <int W>
 __device__ __forceinline__ float conv_out(const float (&win)[W], const float *kr, const bf16 *bias,

@@ -1,5 +1,6 @@
 // embedding.cu - token embedding lookup: bf16 table rows to the fp32 residual stream.
-#include "cuda/ops.h"
+#include "cuda/common.cuh"
+#include "cuda/kernels.h"
 
 namespace jet::cuda {
 

@@ -1,4 +1,4 @@
-// gated_delta_chunk.cu - the chunked gated delta rule for prefill (spec 5), chunk C = 64, in the
+// gated_delta_chunk.cu - the chunked gated delta rule for prefill (docs/model.md section 5.6), chunk C = 64, in the
 // WY/UT form, with bf16 tensor-core products (WMMA 16x16x16, fp32 accumulation; mma.sync on
 // sm_80 / sm_90) and fp32 state, decay and triangular solve.
 //
@@ -19,8 +19,8 @@
 #include <algorithm>
 #include <string>
 
+#include "cuda/common.cuh"
 #include "cuda/kernels.h"
-#include "cuda/ops.h"
 #include "error.h"
 
 namespace jet::cuda {
@@ -507,7 +507,6 @@ __global__ void __launch_bounds__(kScanThreads)
     }
 }
 
-bool aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
 }  // namespace
 

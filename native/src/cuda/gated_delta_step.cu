@@ -1,6 +1,6 @@
-// gated_delta_step.cu - one recurrent step of the gated delta rule (spec 4.4) for a batch of
+// gated_delta_step.cu - one recurrent step of the gated delta rule (docs/model.md section 5.4) for a batch of
 // sequences (decode), plain (q, k, v, g, beta prepared) or fused with the rest of the JetBlock's
-// decode work (spec 4.2-4.3: q/k SiLU + L2 norm, the gates, the dynamic conv on V with its state)
+// decode work (docs/model.md sections 5.1-5.3: q/k SiLU + L2 norm, the gates, the dynamic conv on V with its state)
 // so that one launch per layer goes from the raw projections to o.
 // Memory bound: the fp32 state (H x dK x dV per sequence) is read and written once, so the
 // kernel is laid out for bandwidth: the columns of S are independent (S^T k, the update and
@@ -13,9 +13,9 @@
 //   S <- exp(g) S;  e = beta (v - S^T k);  S <- S + k e^T;  o = scale S^T q
 #include <string>
 
+#include "cuda/common.cuh"
 #include "cuda/kernels.h"
 #include "cuda/launch.h"
-#include "cuda/ops.h"
 #include "error.h"
 
 namespace jet::cuda {
@@ -43,14 +43,10 @@ struct StepArgs {
     float scale;
 };
 
-__device__ __forceinline__ float silu(float x) { return x / (1.0f + __expf(-x)); }
-__device__ __forceinline__ float round_bf16(float x) {
-    return __bfloat162float(__float2bfloat16(x));
-}
 
 // Sum over the block of one value per thread; `red` holds kGroups floats. Ends with a barrier.
 __device__ __forceinline__ float block_sum(float v, float *red) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    v = warp_sum(v);
     if (threadIdx.x == 0) red[threadIdx.y] = v;
     __syncthreads();
     float s = 0.0f;
@@ -128,9 +124,9 @@ __global__ void __launch_bounds__(kThreads) gated_delta_step_kernel(const StepAr
         }
         if (tid == 0) {
             const float x = ga + a.dt_bias[h];
-            const float sp = x > 20.0f ? x : log1pf(__expf(x));  // torch softplus threshold 20
+            const float sp = softplus(x);
             gates[0] = __expf(-__expf(a.A_log[h]) * sp);
-            gates[1] = 1.0f / (1.0f + __expf(-gb));
+            gates[1] = sigmoid(gb);
         }
         // Dynamic conv on V (as dynamic_conv with T = 1): window = state[1..W-1], u.
         if (conv_lane) {

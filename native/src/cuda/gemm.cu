@@ -17,8 +17,9 @@
 // starts while that kernel drains.
 #include <algorithm>
 
+#include "cuda/common.cuh"
+#include "cuda/kernels.h"
 #include "cuda/launch.h"
-#include "cuda/ops.h"
 
 namespace jet::cuda {
 
@@ -62,7 +63,6 @@ __device__ __forceinline__ void fma8(float &acc, const uint4 &w, const uint4 &x)
     }
 }
 
-__device__ __forceinline__ float silu(float x) { return x / (1.0f + __expf(-x)); }
 
 __device__ __forceinline__ uint4 pack8(const float (&v)[8]) {
     uint4 r;
@@ -121,11 +121,6 @@ __device__ __forceinline__ uint4 x_chunk(const GemvArgs &a, int t, int c, float 
         }
         return pack8(v);
     }
-}
-
-__device__ __forceinline__ float warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
 }
 
 __device__ __forceinline__ void store_y(const GemvArgs &a, int t, int n, float v) {
@@ -400,7 +395,6 @@ void launch_gemv(const GemvArgs &a, int T, cudaStream_t s) {
     }
 }
 
-bool aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 // The GEMV serves T <= 4 with K % 8 == 0 and 16-byte aligned rows (x row stride in elements
 // of x_bytes each).

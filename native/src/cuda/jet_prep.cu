@@ -1,12 +1,12 @@
-// jet_prep.cu - the JetBlock projection epilogue (spec 4.1-4.2): q, k = L2-normalised SiLU per
+// jet_prep.cu - the JetBlock projection epilogue (docs/model.md sections 5.1-5.2): q, k = L2-normalised SiLU per
 // head, and the gates beta = sigmoid(b), g = -exp(A_log) * softplus(a + dt_bias), all in fp32.
-#include "cuda/ops.h"
+#include "cuda/common.cuh"
+#include "cuda/kernels.h"
 
 namespace jet::cuda {
 
 namespace {
 
-__device__ __forceinline__ float silu(float x) { return x / (1.0f + __expf(-x)); }
 
 // One warp per (token, head) of q or k; the last warp-sized job of a token does the gates.
 __global__ void jet_qk_gates_kernel(const float *__restrict__ proj, int ld, int ab_col,
@@ -28,7 +28,7 @@ __global__ void jet_qk_gates_kernel(const float *__restrict__ proj, int ld, int 
             const float s = silu(src[i]);
             ss += s * s;
         }
-        for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+        ss = warp_sum(ss);
         const float r = rsqrtf(ss + 1e-6f);
         bf16 *dst = (j < H ? q + (int64_t(t) * H + j) * dK : k + (int64_t(t) * H + (j - H)) * dK);
         for (int i = lane; i < dK; i += 32) dst[i] = __float2bfloat16(silu(src[i]) * r);
@@ -36,9 +36,9 @@ __global__ void jet_qk_gates_kernel(const float *__restrict__ proj, int ld, int 
         const float *a = row + ab_col, *b = a + H;
         for (int h = lane; h < H; h += 32) {
             const float x = a[h] + dt_bias[h];
-            const float sp = x > 20.0f ? x : log1pf(__expf(x));  // torch softplus threshold 20
+            const float sp = softplus(x);
             g[int64_t(t) * H + h] = -__expf(A_log[h]) * sp;
-            beta[int64_t(t) * H + h] = 1.0f / (1.0f + __expf(-b[h]));
+            beta[int64_t(t) * H + h] = sigmoid(b[h]);
         }
     }
 }

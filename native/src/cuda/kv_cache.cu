@@ -1,7 +1,8 @@
 // kv_cache.cu - moving attention K/V rows between the projection output and the per-sequence
 // caches (linear for full attention, ring buffers for sliding-window layers), 16 bytes at a time
 // when the row width allows.
-#include "cuda/ops.h"
+#include "cuda/common.cuh"
+#include "cuda/kernels.h"
 
 namespace jet::cuda {
 

@@ -20,7 +20,7 @@
 
 #include <cuda_runtime.h>
 
-#include "cuda/ops.h"
+#include "cuda/kernels.h"
 
 namespace jet::cuda {
 

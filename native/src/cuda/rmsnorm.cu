@@ -1,8 +1,9 @@
 // rmsnorm.cu - RMSNorm (fp32 math, bf16 output for the next GEMM) and the JetBlock's gated
 // per-head RMSNorm. The residual add is not here: cuBLAS accumulates o_proj/down_proj into the
 // fp32 residual stream (beta = 1), which is cheaper than any separate pass.
+#include "cuda/common.cuh"
+#include "cuda/kernels.h"
 #include "cuda/launch.h"
-#include "cuda/ops.h"
 
 namespace jet::cuda {
 
@@ -11,14 +12,14 @@ namespace {
 // Sum over the block (blockDim.x a multiple of 32, at most 1024).
 __device__ float block_sum(float v) {
     __shared__ float part[32];
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    v = warp_sum(v);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     __syncthreads();  // part[] may still be read by a previous call
     if (lane == 0) part[warp] = v;
     __syncthreads();
     const int nw = blockDim.x / 32;
     v = lane < nw ? part[lane] : 0.0f;
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    v = warp_sum(v);
     return v;
 }
 

@@ -2,8 +2,9 @@
 // positions (angles in fp32 from double-precision inverse frequencies, like the official code's
 // fp32 inv_freq), bf16 out in the layout of the attention kernels - or, for decode, k and v
 // straight into the sequences' caches (no separate cache store launches).
+#include "cuda/common.cuh"
+#include "cuda/kernels.h"
 #include "cuda/launch.h"
-#include "cuda/ops.h"
 
 namespace jet::cuda {
 

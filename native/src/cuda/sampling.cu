@@ -3,7 +3,8 @@
 #include <cfloat>
 #include <climits>
 
-#include "cuda/ops.h"
+#include "cuda/common.cuh"
+#include "cuda/kernels.h"
 
 namespace jet::cuda {
 

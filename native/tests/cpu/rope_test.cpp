@@ -1,4 +1,4 @@
-// Tests for cpu/rope.cpp against a double-precision reference of spec 4's rotate-half RoPE.
+// Tests for cpu/rope.cpp against a double-precision reference of docs/model.md section 4.4's rotate-half RoPE.
 #include <gtest/gtest.h>
 
 #include "cpu/ops.h"

@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "../cpu/op_test_util.h"
 #include "cpu/ops.h"
 #include "cuda/kernels.h"
 #include "cuda_test_util.h"
 #include "error.h"
-#include "../cpu/op_test_util.h"
 
 namespace {
 

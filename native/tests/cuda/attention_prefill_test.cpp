@@ -16,12 +16,12 @@
 #include <string>
 #include <vector>
 
+#include "../cpu/op_test_util.h"
 #include "cpu/ops.h"
 #include "cuda/attention_prefill_impl.h"
 #include "cuda/kernels.h"
 #include "cuda_test_util.h"
 #include "error.h"
-#include "../cpu/op_test_util.h"
 
 namespace {
 

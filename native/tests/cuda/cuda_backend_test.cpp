@@ -1,4 +1,4 @@
-// cuda_backend_test.cpp - the whole model on the GPU (cuda_backend.cu):
+// cuda_backend_test.cpp - the whole model on the GPU (cuda/cuda_backend.h and cuda/backend_*.cu):
 //  - tiny-jet-a (../shared) against the official fp32 goldens, within the bf16 noise that the
 //    official bf16 + Triton run shows on the same prompts (the fixture's logits_bf16_triton),
 //  - against the CPU backend on the same weights (tiny-jet-a, and random weights with the 2B's
@@ -14,12 +14,12 @@
 #include <cstdio>
 #include <string>
 
+#include "../test_util.h"
 #include "backend.h"
 #include "cuda_test_util.h"
 #include "error.h"
 #include "safetensors.h"
 #include "sampler.h"
-#include "../test_util.h"
 #include "weights.h"
 
 namespace {
@@ -267,7 +267,7 @@ TEST(CudaBackendRandom, TwoBShapedModelMatchesCpu) {
     SKIP_WITHOUT_CUDA();
     const jet::Config cfg = jet::parse_config(kMini2B);
     ASSERT_EQ(cfg.head_dim, 128);
-    ASSERT_EQ(cfg.jet_dv, 256);
+    ASSERT_EQ(cfg.jet_head_v_dim, 256);
     auto w = jet::Weights::random(cfg, 7);
     auto gpu = jet::make_cuda_backend(cfg, w, 0);
     auto cpu = jet::make_cpu_backend(cfg, w, 0);

@@ -1,4 +1,4 @@
-// cuda_ops_test_util.h - helpers of the CUDA backend's op tests (cuda/ops.h): random inputs that
+// cuda_ops_test_util.h - helpers of the CUDA backend's op tests (cuda/kernels.h): random inputs that
 // are exactly representable in bf16, a launcher wrapper that turns jet::Error into a failure,
 // and the tolerance rule: a bf16 output may be off its fp64 reference by at most about twice the
 // error that rounding the reference to bf16 alone causes.
@@ -7,7 +7,7 @@
 #include <random>
 #include <vector>
 
-#include "cuda/ops.h"
+#include "cuda/kernels.h"
 #include "cuda_test_util.h"
 #include "error.h"
 

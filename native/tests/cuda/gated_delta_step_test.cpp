@@ -9,12 +9,11 @@
 #include <cmath>
 #include <vector>
 
+#include "../cpu/op_test_util.h"
 #include "cpu/ops.h"
 #include "cuda/kernels.h"
-#include "cuda/ops.h"
 #include "cuda_test_util.h"
 #include "error.h"
-#include "../cpu/op_test_util.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// cuda/bench_hooks.h - what the model benchmark (native/bench/cuda/model_bench.cpp) needs from
+// bench_hooks.h - what the model benchmark (native/bench/cuda/model_bench.cpp) needs from
 // the CUDA backend beyond backend.h: the device time of a decode step alone (the captured CUDA
 // graph replayed, logits left on the GPU), so that the step can be compared with the bytes it
 // must read, apart from the logits' copy to the host that the API adds.
