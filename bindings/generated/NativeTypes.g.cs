@@ -179,6 +179,51 @@ namespace JetNative.Interop
         public long WeightBytes;
     }
 
+    /// <summary>
+    /// The cache of one sequence, by part, in bytes.
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal unsafe struct NativeCacheBreakdown
+    {
+        /// <summary>
+        /// sizeof(jet_cache_breakdown); set by the caller
+        /// </summary>
+        public uint Size;
+        /// <summary>
+        /// jet_device whose allocation this is
+        /// </summary>
+        public int Device;
+        /// <summary>
+        /// tokens of context
+        /// </summary>
+        public long NCtx;
+        /// <summary>
+        /// K and V of every token in the full-attention layers
+        /// </summary>
+        public long AttnKv;
+        /// <summary>
+        /// K and V of the sliding-window layers: min(window, n_ctx)
+        /// rows each
+        /// </summary>
+        public long SwaKv;
+        /// <summary>
+        /// JetBlock recurrent states: H x dK x dV each
+        /// </summary>
+        public long JetState;
+        /// <summary>
+        /// JetBlock conv states: the last conv_size values of V
+        /// </summary>
+        public long JetConv;
+        /// <summary>
+        /// all of it: jet_model_cache_bytes of such a model
+        /// </summary>
+        public long Total;
+        /// <summary>
+        /// what one more token of context adds to attn_kv
+        /// </summary>
+        public long PerToken;
+    }
+
     [StructLayout(LayoutKind.Sequential)]
     internal unsafe struct NativeSessionParams
     {

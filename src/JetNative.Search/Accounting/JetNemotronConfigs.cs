@@ -1,4 +1,4 @@
-namespace JetNative.Accounting;
+namespace JetNative.Search.Accounting;
 
 /// <summary>
 /// The config.json of the released Jet-Nemotron models (spec section 2, from the official
