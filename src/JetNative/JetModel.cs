@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using JetNative.Chat;
 using JetNative.Interop;
 using Microsoft.Extensions.AI;
+using JetNative.Tokenization;
 
 namespace JetNative;
 

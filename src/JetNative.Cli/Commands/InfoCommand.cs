@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 
 using JetNative.Cli;
+using JetNative.Tokenization;
 
 namespace JetNative.Cli.Commands;
 
