@@ -22,13 +22,13 @@ public static class CandidateEnumerator
 
         var found = new List<JetBlockDims>();
         if (Meets(baseShape, baseShape.JetBlock, constraint, context, device)) found.Add(baseShape.JetBlock);
-        foreach (int h in space.Heads.Distinct().Order())
+        foreach (int h in space.JetNumHeads.Distinct().Order())
         {
-            foreach (int dk in space.KeyDims.Distinct().Order())
+            foreach (int dk in space.JetHeadKDims.Distinct().Order())
             {
                 JetBlockDims? best = null;
-                int first = (space.MinValueDim + space.ValueDimStep - 1) / space.ValueDimStep * space.ValueDimStep;
-                for (int dv = first; dv <= space.MaxValueDim; dv += space.ValueDimStep)
+                int first = (space.MinJetHeadVDim + space.JetHeadVDimStep - 1) / space.JetHeadVDimStep * space.JetHeadVDimStep;
+                for (int dv = first; dv <= space.MaxJetHeadVDim; dv += space.JetHeadVDimStep)
                 {
                     var dims = new JetBlockDims(dk, dv, h);
                     // Dims the engine refuses (e.g. a value dim the generator reduction does not divide) are skipped.
@@ -42,8 +42,8 @@ public static class CandidateEnumerator
         }
         if (found.Count == 0)
             throw new ArgumentException($"no JetBlock in the search space meets the constraint ({constraint}): " +
-                $"heads {string.Join(",", space.Heads)}, key dims {string.Join(",", space.KeyDims)}, " +
-                $"value dims {space.MinValueDim}..{space.MaxValueDim} step {space.ValueDimStep}; widen the space or the tolerance");
+                $"heads {string.Join(",", space.JetNumHeads)}, key dims {string.Join(",", space.JetHeadKDims)}, " +
+                $"value dims {space.MinJetHeadVDim}..{space.MaxJetHeadVDim} step {space.JetHeadVDimStep}; widen the space or the tolerance");
         return found;
     }
 

@@ -141,7 +141,7 @@ internal static class SearchCommand
         {
             BaseConfigJson = json,
             Constraint = constraint,
-            Space = new SearchSpace { Heads = IntList(result.GetValue(heads)!, "--heads"), KeyDims = IntList(result.GetValue(keyDims)!, "--key-dims"), ValueDimStep = step },
+            Space = new SearchSpace { JetNumHeads = IntList(result.GetValue(heads)!, "--heads"), JetHeadKDims = IntList(result.GetValue(keyDims)!, "--key-dims"), JetHeadVDimStep = step },
             Candidates = list,
             Measure = new MeasureSettings { Context = context, DecodeTokens = n, Batch = b, Repetitions = r },
             Model = new JetModelOptions { Device = parsed.dev, DeviceIndex = parsed.index, Threads = t },

@@ -31,7 +31,7 @@ public sealed class CandidateEnumeratorTests
     [Fact]
     public void A_small_space_is_enumerated_exactly()
     {
-        var space = new SearchSpace { Heads = [8, 12], KeyDims = [96, 192] };
+        var space = new SearchSpace { JetNumHeads = [8, 12], JetHeadKDims = [96, 192] };
         var found = Enumerate(SearchConstraint.SameStateAs(Jet2B), space);
         Assert.Equal(["96/256/12", "96/384/8", "192/192/8", "192/128/12"], found.Select(d => d.ToString()));
     }
@@ -40,7 +40,7 @@ public sealed class CandidateEnumeratorTests
     public void A_tolerance_admits_the_largest_value_dim_below_the_target()
     {
         // H=5, dK=96: exact dV would be 614.4; with 5% tolerance the largest multiple of 16 below is 608 (-1%).
-        var space = new SearchSpace { Heads = [5], KeyDims = [96] };
+        var space = new SearchSpace { JetNumHeads = [5], JetHeadKDims = [96] };
         Assert.Equal([new JetBlockDims(96, 256, 12)], Enumerate(SearchConstraint.SameStateAs(Jet2B), space)); // only the base
         var found = Enumerate(SearchConstraint.SameStateAs(Jet2B, 0.05), space);
         Assert.Contains(new JetBlockDims(96, 608, 5), found);
@@ -97,9 +97,9 @@ public sealed class CandidateEnumeratorTests
     public void Bad_spaces_are_refused()
     {
         var c = SearchConstraint.SameStateAs(Jet2B);
-        Assert.Throws<ArgumentException>(() => Enumerate(c, new SearchSpace { Heads = [] }));
-        Assert.Throws<ArgumentException>(() => Enumerate(c, new SearchSpace { KeyDims = [0] }));
-        Assert.Throws<ArgumentException>(() => Enumerate(c, new SearchSpace { MinValueDim = 64, MaxValueDim = 32 }));
+        Assert.Throws<ArgumentException>(() => Enumerate(c, new SearchSpace { JetNumHeads = [] }));
+        Assert.Throws<ArgumentException>(() => Enumerate(c, new SearchSpace { JetHeadKDims = [0] }));
+        Assert.Throws<ArgumentException>(() => Enumerate(c, new SearchSpace { MinJetHeadVDim = 64, MaxJetHeadVDim = 32 }));
         Assert.Throws<ArgumentException>(() => Enumerate(c with { Tolerance = 1.5 }));
     }
 }
