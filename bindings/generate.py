@@ -4,8 +4,10 @@
 Run with Debian's /usr/bin/python3 (python3-clang-14):  /usr/bin/python3 bindings/generate.py
 Writes bindings/generated/:
   NativeMethods.g.cs  [LibraryImport] declarations (JetNative.Interop.NativeMethods) and JET_API_VERSION
-  NativeTypes.g.cs    enums (public, namespace JetNative) and blittable structs (JetNative.Interop, named
-                      NativeModelParams... after jet_model_params...)
+  JetEnums.g.cs       the enums (public, namespace JetNative: JetStatus, JetDevice...; the library
+                      project links this file at its root, where namespace JetNative lives)
+  NativeTypes.g.cs    blittable structs (JetNative.Interop, named NativeModelParams... after
+                      jet_model_params...; linked into the library's Interop/ folder)
   NativeLayout.g.cs   each struct's size, alignment and field offsets as clang lays them out, so a
                       test can check the managed structs against the C ones
 Mapping rules (kept deliberately small):
@@ -212,31 +214,31 @@ def emit_methods(m):
     return "".join(out)
 
 
+def emit_enums(m):
+    out = [HEADER_NOTE, "#nullable enable\n", "namespace JetNative;\n"]
+    for c, name, members in m.enums:
+        out.append("\n" + doc(c, 0))
+        out.append(f"public enum {name}\n{{\n")
+        for e, member in members:
+            out.append(doc(e, 4))
+            out.append(f"    {member} = {e.enum_value},\n")
+        out.append("}\n")
+    return "".join(out)
+
+
 def emit_types(m):
     out = [HEADER_NOTE, "#nullable enable\n",
-           "using System.Runtime.InteropServices;\n\n", "namespace JetNative\n{\n"]
-    for c, name, members in m.enums:
-        out.append(doc(c, 4))
-        out.append(f"    public enum {name}\n    {{\n")
-        for e, member in members:
-            out.append(doc(e, 8))
-            out.append(f"        {member} = {e.enum_value},\n")
-        out.append("    }\n\n")
-    out[-1] = out[-1].rstrip("\n") + "\n"
-    out.append("}\n\nnamespace JetNative.Interop\n{\n")
-    for i, (c, name) in enumerate(m.structs):
-        if i:
-            out.append("\n")
-        out.append(doc(c, 4))
-        out.append("    [StructLayout(LayoutKind.Sequential)]\n")
-        out.append(f"    internal unsafe struct {name}\n    {{\n")
+           "using System.Runtime.InteropServices;\n\n", "namespace JetNative.Interop;\n"]
+    for c, name in m.structs:
+        out.append("\n" + doc(c, 0))
+        out.append("[StructLayout(LayoutKind.Sequential)]\n")
+        out.append(f"internal unsafe struct {name}\n{{\n")
         for f in c.get_children():
             if f.kind != ci.CursorKind.FIELD_DECL:
                 continue
-            out.append(doc(f, 8))
-            out.append(f"        public {m.cs_type(f.type, 'field')} {pascal(f.spelling)};\n")
-        out.append("    }\n")
-    out.append("}\n")
+            out.append(doc(f, 4))
+            out.append(f"    public {m.cs_type(f.type, 'field')} {pascal(f.spelling)};\n")
+        out.append("}\n")
     return "".join(out)
 
 
@@ -280,8 +282,8 @@ def main():
         sys.exit("generate.py: jet.h does not parse")
     m = Model(tu)
     os.makedirs(OUT_DIR, exist_ok=True)
-    files = {"NativeMethods.g.cs": emit_methods(m), "NativeTypes.g.cs": emit_types(m),
-             "NativeLayout.g.cs": emit_layout(m)}
+    files = {"NativeMethods.g.cs": emit_methods(m), "JetEnums.g.cs": emit_enums(m),
+             "NativeTypes.g.cs": emit_types(m), "NativeLayout.g.cs": emit_layout(m)}
     for name, text in files.items():
         with open(os.path.join(OUT_DIR, name), "w", encoding="utf-8", newline="\n") as f:
             f.write(text)

@@ -62,6 +62,18 @@ internal static class NativeLayout
             new("n_params", "NParams", 88),
             new("weight_bytes", "WeightBytes", 96),
         ]),
+        new("jet_cache_breakdown", typeof(NativeCacheBreakdown), 64, 8,
+        [
+            new("size", "Size", 0),
+            new("device", "Device", 4),
+            new("n_ctx", "NCtx", 8),
+            new("attn_kv", "AttnKv", 16),
+            new("swa_kv", "SwaKv", 24),
+            new("jet_state", "JetState", 32),
+            new("jet_conv", "JetConv", 40),
+            new("total", "Total", 48),
+            new("per_token", "PerToken", 56),
+        ]),
         new("jet_session_params", typeof(NativeSessionParams), 16, 4,
         [
             new("size", "Size", 0),

@@ -124,6 +124,31 @@ internal static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial JetStatus jet_model_cache_bytes(JetModelHandle model, long n_ctx, long* out_bytes);
 
+    /// <summary>
+    /// Fills *out as jet_model_get_info would for a model of this config (out-&gt;size must be set by
+    /// the caller): n_params counts the tensors a checkpoint of it holds (tied embedding once),
+    /// weight_bytes is their size in bf16, device is JET_DEVICE_CPU.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial JetStatus jet_config_get_info([MarshalAs(UnmanagedType.LPUTF8Str)] string config_json, NativeModelInfo* @out);
+
+    /// <summary>
+    /// Mixer type (jet_layer_type) of layer `layer` of the config.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial JetStatus jet_config_layer_type([MarshalAs(UnmanagedType.LPUTF8Str)] string config_json, int layer, int* out_type);
+
+    /// <summary>
+    /// The cache one sequence of this config needs at `n_ctx` tokens on `device` (jet_device), with
+    /// that device's element types (CPU: float32; CUDA: bf16 K/V, float32 JetBlock states), as the
+    /// engine allocates it. Needs no GPU. out-&gt;size must be set by the caller.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial JetStatus jet_config_cache_bytes([MarshalAs(UnmanagedType.LPUTF8Str)] string config_json, int device, long n_ctx, NativeCacheBreakdown* @out);
+
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial void jet_session_default_params(NativeSessionParams* @out);

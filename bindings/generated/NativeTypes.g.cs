@@ -5,265 +5,219 @@
 #nullable enable
 using System.Runtime.InteropServices;
 
-namespace JetNative
-{
-    public enum JetStatus
-    {
-        Ok = 0,
-        /// <summary>
-        /// null handle, bad parameter, token id out of range
-        /// </summary>
-        InvalidArgument = 1,
-        /// <summary>
-        /// file missing, unreadable, truncated
-        /// </summary>
-        Io = 2,
-        /// <summary>
-        /// corrupt safetensors/JSON, bad config, wrong tensor shape
-        /// </summary>
-        Format = 3,
-        /// <summary>
-        /// host or device allocation failed; model does not fit
-        /// </summary>
-        OutOfMemory = 4,
-        /// <summary>
-        /// a sequence would exceed the session's context length
-        /// </summary>
-        ContextFull = 5,
-        /// <summary>
-        /// an abort or progress callback stopped the call
-        /// </summary>
-        Cancelled = 6,
-        /// <summary>
-        /// no GPU, CUDA not built in, driver or kernel error
-        /// </summary>
-        Device = 7,
-        /// <summary>
-        /// valid request this build or model cannot serve
-        /// </summary>
-        Unsupported = 8,
-        /// <summary>
-        /// a bug: please report it with the message
-        /// </summary>
-        Internal = 9,
-    }
+namespace JetNative.Interop;
 
-    public enum JetLogLevel
-    {
-        Debug = 0,
-        Info = 1,
-        Warn = 2,
-        Error = 3,
-    }
-
-    public enum JetDevice
-    {
-        Cpu = 0,
-        Cuda = 1,
-    }
-
-    public enum JetLayerType
-    {
-        /// <summary>
-        /// full causal attention
-        /// </summary>
-        Attn = 0,
-        /// <summary>
-        /// sliding-window attention
-        /// </summary>
-        Swa = 1,
-        /// <summary>
-        /// JetBlock
-        /// </summary>
-        Jet = 2,
-    }
-
-    public enum JetLogitsMode
-    {
-        /// <summary>
-        /// logits_out may be NULL
-        /// </summary>
-        None = 0,
-        /// <summary>
-        /// logits_out holds vocab_size floats
-        /// </summary>
-        Last = 1,
-        /// <summary>
-        /// logits_out holds n_tokens * vocab_size
-        /// </summary>
-        All = 2,
-    }
-}
-
-namespace JetNative.Interop
+/// <summary>
+/// Per-call options of the calls that compute (jet_session_prefill, jet_session_decode,
+/// jet_session_decode_sample). Passing NULL means no callbacks.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct NativeRunOptions
 {
     /// <summary>
-    /// Per-call options of the calls that compute (jet_session_prefill, jet_session_decode,
-    /// jet_session_decode_sample). Passing NULL means no callbacks.
+    /// sizeof(jet_run_options)
     /// </summary>
-    [StructLayout(LayoutKind.Sequential)]
-    internal unsafe struct NativeRunOptions
-    {
-        /// <summary>
-        /// sizeof(jet_run_options)
-        /// </summary>
-        public uint Size;
-        public int Reserved0;
-        /// <summary>
-        /// prefill progress chunk by chunk; may be NULL
-        /// </summary>
-        public delegate* unmanaged[Cdecl]<float, nint, int> Progress;
-        public nint ProgressUserData;
-        /// <summary>
-        /// may be NULL
-        /// </summary>
-        public delegate* unmanaged[Cdecl]<nint, int> Abort;
-        public nint AbortUserData;
-    }
+    public uint Size;
+    public int Reserved0;
+    /// <summary>
+    /// prefill progress chunk by chunk; may be NULL
+    /// </summary>
+    public delegate* unmanaged[Cdecl]<float, nint, int> Progress;
+    public nint ProgressUserData;
+    /// <summary>
+    /// may be NULL
+    /// </summary>
+    public delegate* unmanaged[Cdecl]<nint, int> Abort;
+    public nint AbortUserData;
+}
 
-    [StructLayout(LayoutKind.Sequential)]
-    internal unsafe struct NativeModelParams
-    {
-        /// <summary>
-        /// sizeof(jet_model_params)
-        /// </summary>
-        public uint Size;
-        /// <summary>
-        /// jet_device; default JET_DEVICE_CPU
-        /// </summary>
-        public int Device;
-        /// <summary>
-        /// CUDA ordinal; default 0
-        /// </summary>
-        public int DeviceIndex;
-        /// <summary>
-        /// CPU threads; 0 = all cores (default)
-        /// </summary>
-        public int NThreads;
-        /// <summary>
-        /// load progress; may be NULL
-        /// </summary>
-        public delegate* unmanaged[Cdecl]<float, nint, int> Progress;
-        public nint ProgressUserData;
-    }
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct NativeModelParams
+{
+    /// <summary>
+    /// sizeof(jet_model_params)
+    /// </summary>
+    public uint Size;
+    /// <summary>
+    /// jet_device; default JET_DEVICE_CPU
+    /// </summary>
+    public int Device;
+    /// <summary>
+    /// CUDA ordinal; default 0
+    /// </summary>
+    public int DeviceIndex;
+    /// <summary>
+    /// CPU threads; 0 = all cores (default)
+    /// </summary>
+    public int NThreads;
+    /// <summary>
+    /// load progress; may be NULL
+    /// </summary>
+    public delegate* unmanaged[Cdecl]<float, nint, int> Progress;
+    public nint ProgressUserData;
+}
 
-    [StructLayout(LayoutKind.Sequential)]
-    internal unsafe struct NativeModelInfo
-    {
-        /// <summary>
-        /// sizeof(jet_model_info); set by the caller
-        /// </summary>
-        public uint Size;
-        /// <summary>
-        /// jet_device the model runs on
-        /// </summary>
-        public int Device;
-        public int VocabSize;
-        public int HiddenSize;
-        public int NumLayers;
-        public int IntermediateSize;
-        public int NumAttentionHeads;
-        public int NumKvHeads;
-        /// <summary>
-        /// attention head dim
-        /// </summary>
-        public int HeadDim;
-        public int MaxPositionEmbeddings;
-        /// <summary>
-        /// 0 when no swa layer
-        /// </summary>
-        public int SwaWindow;
-        /// <summary>
-        /// 0 when no JetBlock
-        /// </summary>
-        public int JetNumHeads;
-        public int JetHeadKDim;
-        public int JetHeadVDim;
-        public int JetConvSize;
-        public int NAttnLayers;
-        public int NSwaLayers;
-        public int NJetLayers;
-        /// <summary>
-        /// -1 when absent
-        /// </summary>
-        public int BosTokenId;
-        /// <summary>
-        /// -1 when absent
-        /// </summary>
-        public int EosTokenId;
-        public int TieWordEmbeddings;
-        public int Reserved0;
-        /// <summary>
-        /// parameters (tied embedding counted once)
-        /// </summary>
-        public long NParams;
-        /// <summary>
-        /// bytes the weights occupy on the model's device
-        /// </summary>
-        public long WeightBytes;
-    }
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct NativeModelInfo
+{
+    /// <summary>
+    /// sizeof(jet_model_info); set by the caller
+    /// </summary>
+    public uint Size;
+    /// <summary>
+    /// jet_device the model runs on
+    /// </summary>
+    public int Device;
+    public int VocabSize;
+    public int HiddenSize;
+    public int NumLayers;
+    public int IntermediateSize;
+    public int NumAttentionHeads;
+    public int NumKvHeads;
+    /// <summary>
+    /// attention head dim
+    /// </summary>
+    public int HeadDim;
+    public int MaxPositionEmbeddings;
+    /// <summary>
+    /// 0 when no swa layer
+    /// </summary>
+    public int SwaWindow;
+    /// <summary>
+    /// 0 when no JetBlock
+    /// </summary>
+    public int JetNumHeads;
+    public int JetHeadKDim;
+    public int JetHeadVDim;
+    public int JetConvSize;
+    public int NAttnLayers;
+    public int NSwaLayers;
+    public int NJetLayers;
+    /// <summary>
+    /// -1 when absent
+    /// </summary>
+    public int BosTokenId;
+    /// <summary>
+    /// -1 when absent
+    /// </summary>
+    public int EosTokenId;
+    public int TieWordEmbeddings;
+    public int Reserved0;
+    /// <summary>
+    /// parameters (tied embedding counted once)
+    /// </summary>
+    public long NParams;
+    /// <summary>
+    /// bytes the weights occupy on the model's device
+    /// </summary>
+    public long WeightBytes;
+}
 
-    [StructLayout(LayoutKind.Sequential)]
-    internal unsafe struct NativeSessionParams
-    {
-        /// <summary>
-        /// sizeof(jet_session_params)
-        /// </summary>
-        public uint Size;
-        /// <summary>
-        /// sequences (batch slots); default 1
-        /// </summary>
-        public int NSeq;
-        /// <summary>
-        /// max tokens per sequence; 0 = max_position_embeddings
-        /// </summary>
-        public int NCtx;
-        /// <summary>
-        /// tokens per prefill step; 0 = engine default (512)
-        /// </summary>
-        public int PrefillChunk;
-    }
+/// <summary>
+/// The cache of one sequence, by part, in bytes.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct NativeCacheBreakdown
+{
+    /// <summary>
+    /// sizeof(jet_cache_breakdown); set by the caller
+    /// </summary>
+    public uint Size;
+    /// <summary>
+    /// jet_device whose allocation this is
+    /// </summary>
+    public int Device;
+    /// <summary>
+    /// tokens of context
+    /// </summary>
+    public long NCtx;
+    /// <summary>
+    /// K and V of every token in the full-attention layers
+    /// </summary>
+    public long AttnKv;
+    /// <summary>
+    /// K and V of the sliding-window layers: min(window, n_ctx)
+    /// rows each
+    /// </summary>
+    public long SwaKv;
+    /// <summary>
+    /// JetBlock recurrent states: H x dK x dV each
+    /// </summary>
+    public long JetState;
+    /// <summary>
+    /// JetBlock conv states: the last conv_size values of V
+    /// </summary>
+    public long JetConv;
+    /// <summary>
+    /// all of it: jet_model_cache_bytes of such a model
+    /// </summary>
+    public long Total;
+    /// <summary>
+    /// what one more token of context adds to attn_kv
+    /// </summary>
+    public long PerToken;
+}
 
-    [StructLayout(LayoutKind.Sequential)]
-    internal unsafe struct NativeSamplerParams
-    {
-        /// <summary>
-        /// sizeof(jet_sampler_params)
-        /// </summary>
-        public uint Size;
-        /// <summary>
-        /// &lt;= 0: greedy (argmax). default 0.8
-        /// </summary>
-        public float Temperature;
-        /// <summary>
-        /// &lt;= 0: off. default 40
-        /// </summary>
-        public int TopK;
-        /// <summary>
-        /// &gt;= 1: off. default 0.95
-        /// </summary>
-        public float TopP;
-        /// <summary>
-        /// &lt;= 0: off. default 0.05
-        /// </summary>
-        public float MinP;
-        /// <summary>
-        /// 1: off. default 1.0
-        /// </summary>
-        public float RepeatPenalty;
-        /// <summary>
-        /// tokens of history the penalty looks at; default 64
-        /// </summary>
-        public int RepeatLastN;
-        /// <summary>
-        /// &gt; 0: only ids below it are picked, e.g. the tokenizer's
-        /// size when the model's vocabulary is padded beyond it (Qwen:
-        /// 151,665 of 151,936). 0 (default): all
-        /// </summary>
-        public int VocabLimit;
-        /// <summary>
-        /// same seed + same logits = same tokens; default 0
-        /// </summary>
-        public ulong Seed;
-    }
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct NativeSessionParams
+{
+    /// <summary>
+    /// sizeof(jet_session_params)
+    /// </summary>
+    public uint Size;
+    /// <summary>
+    /// sequences (batch slots); default 1
+    /// </summary>
+    public int NSeq;
+    /// <summary>
+    /// max tokens per sequence; 0 = max_position_embeddings
+    /// </summary>
+    public int NCtx;
+    /// <summary>
+    /// tokens per prefill step; 0 = engine default (512)
+    /// </summary>
+    public int PrefillChunk;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct NativeSamplerParams
+{
+    /// <summary>
+    /// sizeof(jet_sampler_params)
+    /// </summary>
+    public uint Size;
+    /// <summary>
+    /// &lt;= 0: greedy (argmax). default 0.8
+    /// </summary>
+    public float Temperature;
+    /// <summary>
+    /// &lt;= 0: off. default 40
+    /// </summary>
+    public int TopK;
+    /// <summary>
+    /// &gt;= 1: off. default 0.95
+    /// </summary>
+    public float TopP;
+    /// <summary>
+    /// &lt;= 0: off. default 0.05
+    /// </summary>
+    public float MinP;
+    /// <summary>
+    /// 1: off. default 1.0
+    /// </summary>
+    public float RepeatPenalty;
+    /// <summary>
+    /// tokens of history the penalty looks at; default 64
+    /// </summary>
+    public int RepeatLastN;
+    /// <summary>
+    /// &gt; 0: only ids below it are picked, e.g. the tokenizer's
+    /// size when the model's vocabulary is padded beyond it (Qwen:
+    /// 151,665 of 151,936). 0 (default): all
+    /// </summary>
+    public int VocabLimit;
+    /// <summary>
+    /// same seed + same logits = same tokens; default 0
+    /// </summary>
+    public ulong Seed;
 }

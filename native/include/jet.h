@@ -184,6 +184,42 @@ JET_API jet_status jet_model_layer_type(const jet_model *model, int32_t layer, i
 JET_API jet_status jet_model_cache_bytes(const jet_model *model, int64_t n_ctx,
                                          int64_t *out_bytes);
 
+/* ---------------------------------------------------------------- config.json */
+
+/* What the text of a config.json describes, without weights or a device: the tools that size a
+ * model before building it (cache accounting, architecture search) ask these instead of parsing
+ * the file themselves. Each call validates `config_json` exactly as jet_model_load does
+ * (JET_ERR_FORMAT, naming the field) and keeps nothing. */
+
+/* Fills *out as jet_model_get_info would for a model of this config (out->size must be set by
+ * the caller): n_params counts the tensors a checkpoint of it holds (tied embedding once),
+ * weight_bytes is their size in bf16, device is JET_DEVICE_CPU. */
+JET_API jet_status jet_config_get_info(const char *config_json, jet_model_info *out);
+
+/* Mixer type (jet_layer_type) of layer `layer` of the config. */
+JET_API jet_status jet_config_layer_type(const char *config_json, int32_t layer,
+                                         int32_t *out_type);
+
+/* The cache of one sequence, by part, in bytes. */
+typedef struct jet_cache_breakdown {
+    uint32_t size;              /* sizeof(jet_cache_breakdown); set by the caller          */
+    int32_t device;             /* jet_device whose allocation this is                     */
+    int64_t n_ctx;              /* tokens of context                                       */
+    int64_t attn_kv;            /* K and V of every token in the full-attention layers     */
+    int64_t swa_kv;             /* K and V of the sliding-window layers: min(window, n_ctx)
+                                   rows each                                               */
+    int64_t jet_state;          /* JetBlock recurrent states: H x dK x dV each             */
+    int64_t jet_conv;           /* JetBlock conv states: the last conv_size values of V    */
+    int64_t total;              /* all of it: jet_model_cache_bytes of such a model        */
+    int64_t per_token;          /* what one more token of context adds to attn_kv          */
+} jet_cache_breakdown;
+
+/* The cache one sequence of this config needs at `n_ctx` tokens on `device` (jet_device), with
+ * that device's element types (CPU: float32; CUDA: bf16 K/V, float32 JetBlock states), as the
+ * engine allocates it. Needs no GPU. out->size must be set by the caller. */
+JET_API jet_status jet_config_cache_bytes(const char *config_json, int32_t device, int64_t n_ctx,
+                                          jet_cache_breakdown *out);
+
 /* ---------------------------------------------------------------- session */
 
 typedef struct jet_session_params {

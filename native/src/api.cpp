@@ -7,16 +7,20 @@
 #include <string>
 #include <vector>
 
+#include "api_guard.h"
 #include "backend.h"
 #include "checkpoint_writer.h"
 #include "config.h"
 #include "error.h"
 #include "jet.h"
 #include "log_sink.h"
+#include "model_info.h"
 #include "sampler.h"
 #include "weights.h"
 
 using jet::Error;
+using jet::api::guard;
+using jet::api::invalid;
 
 namespace {
 
@@ -27,52 +31,12 @@ constexpr int kDefaultPrefillChunkCpu = 512;
 constexpr int kDefaultPrefillChunkCuda = 2048;
 constexpr int kMaxSeqs = 1 << 16;
 
-thread_local std::string t_last_error;
-
 struct ModelImpl {
     jet::Config cfg;
     std::unique_ptr<jet::Backend> backend;
     jet_device device = JET_DEVICE_CPU;
     int64_t n_params = 0;
 };
-
-[[noreturn]] void invalid(const std::string &msg) { throw Error(JET_ERR_INVALID_ARGUMENT, msg); }
-
-// Stores the thread's last error; never throws (an allocation failure keeps a static text).
-void set_error(const char *fn, const char *what, const char *prefix = "") noexcept {
-    try {
-        t_last_error = std::string(fn) + ": " + prefix + what;
-    } catch (...) {
-        try {
-            t_last_error = "out of memory";
-        } catch (...) {
-        }
-    }
-}
-
-// Runs f, turning every exception into a status and the thread's last error.
-template <class F>
-jet_status guard(const char *fn, F &&f) noexcept {
-    try {
-        f();
-        return JET_OK;
-    } catch (const Error &e) {
-        set_error(fn, e.what());
-        return e.status();
-    } catch (const std::bad_alloc &) {
-        set_error(fn, "out of memory");
-        return JET_ERR_OUT_OF_MEMORY;
-    } catch (const std::length_error &e) {
-        set_error(fn, e.what(), "out of memory: ");
-        return JET_ERR_OUT_OF_MEMORY;
-    } catch (const std::exception &e) {
-        set_error(fn, e.what(), "internal error: ");
-        return JET_ERR_INTERNAL;
-    } catch (...) {
-        set_error(fn, "unknown exception", "internal error: ");
-        return JET_ERR_INTERNAL;
-    }
-}
 
 // Copies the caller's params struct over the defaults: only the fields its `size` covers.
 template <class P>
@@ -277,7 +241,7 @@ const char *jet_status_name(jet_status status) {
     return "JET_ERR_UNKNOWN";
 }
 
-const char *jet_last_error(void) { return t_last_error.c_str(); }
+const char *jet_last_error(void) { return jet::api::t_last_error.c_str(); }
 
 int32_t jet_cuda_device_count(void) {
     try {
@@ -353,34 +317,9 @@ void jet_model_free(jet_model *model) { delete model; }
 jet_status jet_model_get_info(const jet_model *model, jet_model_info *out) {
     return guard("jet_model_get_info", [&] {
         if (!model) invalid("model is NULL");
-        if (!out) invalid("out is NULL");
-        if (out->size < sizeof(uint32_t)) invalid("jet_model_info.size is not set");
-        const jet::Config &c = model->impl->cfg;
-        jet_model_info i{};
-        i.size = out->size;
-        i.device = model->impl->device;
-        i.vocab_size = c.vocab_size;
-        i.hidden_size = c.hidden_size;
-        i.num_layers = c.num_layers;
-        i.intermediate_size = c.intermediate_size;
-        i.num_attention_heads = c.num_attention_heads;
-        i.num_kv_heads = c.num_kv_heads;
-        i.head_dim = c.head_dim;
-        i.max_position_embeddings = c.max_position_embeddings;
-        i.swa_window = c.swa_window;
-        i.jet_num_heads = c.jet_num_heads;
-        i.jet_head_k_dim = c.jet_head_k_dim;
-        i.jet_head_v_dim = c.jet_head_v_dim;
-        i.jet_conv_size = c.jet_conv_size;
-        i.n_attn_layers = c.count(JET_LAYER_ATTN);
-        i.n_swa_layers = c.count(JET_LAYER_SWA);
-        i.n_jet_layers = c.count(JET_LAYER_JET);
-        i.bos_token_id = c.bos_token_id;
-        i.eos_token_id = c.eos_token_id;
-        i.tie_word_embeddings = c.tie_word_embeddings ? 1 : 0;
-        i.n_params = model->impl->n_params;
-        i.weight_bytes = model->impl->backend->weight_bytes();
-        std::memcpy(out, &i, std::min<size_t>(out->size, sizeof(i)));
+        const ModelImpl &m = *model->impl;
+        jet::copy_model_info(
+            jet::model_info(m.cfg, m.device, m.n_params, m.backend->weight_bytes()), out);
     });
 }
 

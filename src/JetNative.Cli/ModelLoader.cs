@@ -1,3 +1,4 @@
+using JetNative.Tokenization;
 namespace JetNative.Cli;
 
 /// <summary>Finds and loads the model a command names with <c>-m</c> (default: the embedded demo model).</summary>

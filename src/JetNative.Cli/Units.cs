@@ -1,5 +1,5 @@
 using System.Globalization;
-using JetNative.Accounting;
+using JetNative.Search.Accounting;
 
 namespace JetNative.Cli;
 

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using JetNative.Chat;
 using JetNative.Interop;
 using Microsoft.Extensions.AI;
+using JetNative.Tokenization;
 
 namespace JetNative;
 
@@ -136,7 +137,7 @@ public sealed class JetModel : IDisposable
     /// safetensors shards of at most <paramref name="maxShardBytes"/> (0: 2 GiB) with
     /// model.safetensors.index.json. Loading it gives the model <see cref="CreateRandom"/> makes
     /// with the same seed. For tests and benchmarks of full-size models without a download (e.g.
-    /// <see cref="Accounting.JetNemotronConfigs.Jet2B"/>: 3.9 GB). Throws JetException for a bad
+    /// Jet-Nemotron-2B's config: 3.9 GB). Throws JetException for a bad
     /// config or a folder that cannot be written.
     /// </summary>
     public static void WriteRandomCheckpoint(string configJson, string folder, ulong seed = 0, long maxShardBytes = 0)
@@ -173,32 +174,7 @@ public sealed class JetModel : IDisposable
             JetException.Check(NativeMethods.jet_model_layer_type(handle, i, &type));
             layers[i] = (JetLayerType)type;
         }
-        return new JetModelInfo
-        {
-            Device = (JetDevice)n.Device,
-            VocabSize = n.VocabSize,
-            HiddenSize = n.HiddenSize,
-            NumLayers = n.NumLayers,
-            IntermediateSize = n.IntermediateSize,
-            NumAttentionHeads = n.NumAttentionHeads,
-            NumKeyValueHeads = n.NumKvHeads,
-            HeadDim = n.HeadDim,
-            MaxPositionEmbeddings = n.MaxPositionEmbeddings,
-            SlidingWindow = n.SwaWindow,
-            JetNumHeads = n.JetNumHeads,
-            JetHeadKeyDim = n.JetHeadKDim,
-            JetHeadValueDim = n.JetHeadVDim,
-            JetConvSize = n.JetConvSize,
-            AttentionLayerCount = n.NAttnLayers,
-            SlidingWindowLayerCount = n.NSwaLayers,
-            JetLayerCount = n.NJetLayers,
-            BosTokenId = n.BosTokenId >= 0 ? n.BosTokenId : null,
-            EosTokenId = n.EosTokenId >= 0 ? n.EosTokenId : null,
-            TieWordEmbeddings = n.TieWordEmbeddings != 0,
-            ParameterCount = n.NParams,
-            WeightBytes = n.WeightBytes,
-            Layers = layers,
-        };
+        return JetModelInfo.FromNative(n, layers);
     }
 
     /// <summary>

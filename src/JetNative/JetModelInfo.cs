@@ -1,3 +1,5 @@
+using JetNative.Interop;
+
 namespace JetNative;
 
 /// <summary>What the engine reports about a loaded model (jet_model_get_info) and its layer map.</summary>
@@ -17,8 +19,11 @@ public sealed record JetModelInfo
     public int SlidingWindow { get; init; }
     /// <summary>JetBlock heads; 0 when there is no JetBlock.</summary>
     public int JetNumHeads { get; init; }
-    public int JetHeadKeyDim { get; init; }
-    public int JetHeadValueDim { get; init; }
+    /// <summary>JetBlock key dim per head (jet_head_k_dim).</summary>
+    public int JetHeadKDim { get; init; }
+    /// <summary>JetBlock value dim per head (jet_head_v_dim).</summary>
+    public int JetHeadVDim { get; init; }
+    /// <summary>JetBlock dynamic-conv kernel size (jet_conv_size).</summary>
     public int JetConvSize { get; init; }
     public int AttentionLayerCount { get; init; }
     public int SlidingWindowLayerCount { get; init; }
@@ -34,4 +39,31 @@ public sealed record JetModelInfo
     public long WeightBytes { get; init; }
     /// <summary>The mixer of each layer, in order.</summary>
     public IReadOnlyList<JetLayerType> Layers { get; init; } = [];
+
+    internal static JetModelInfo FromNative(in NativeModelInfo n, JetLayerType[] layers) => new()
+    {
+        Device = (JetDevice)n.Device,
+        VocabSize = n.VocabSize,
+        HiddenSize = n.HiddenSize,
+        NumLayers = n.NumLayers,
+        IntermediateSize = n.IntermediateSize,
+        NumAttentionHeads = n.NumAttentionHeads,
+        NumKeyValueHeads = n.NumKvHeads,
+        HeadDim = n.HeadDim,
+        MaxPositionEmbeddings = n.MaxPositionEmbeddings,
+        SlidingWindow = n.SwaWindow,
+        JetNumHeads = n.JetNumHeads,
+        JetHeadKDim = n.JetHeadKDim,
+        JetHeadVDim = n.JetHeadVDim,
+        JetConvSize = n.JetConvSize,
+        AttentionLayerCount = n.NAttnLayers,
+        SlidingWindowLayerCount = n.NSwaLayers,
+        JetLayerCount = n.NJetLayers,
+        BosTokenId = n.BosTokenId >= 0 ? n.BosTokenId : null,
+        EosTokenId = n.EosTokenId >= 0 ? n.EosTokenId : null,
+        TieWordEmbeddings = n.TieWordEmbeddings != 0,
+        ParameterCount = n.NParams,
+        WeightBytes = n.WeightBytes,
+        Layers = layers,
+    };
 }

@@ -8,13 +8,14 @@ namespace JetNative;
 
 /// <summary>
 /// Finds and loads the native engine (libjet) and checks that it speaks the C ABI this assembly
-/// was generated for. Search order: <see cref="Path"/>, the JETNATIVE_LIBRARY_PATH environment
-/// variable, runtimes/{rid}/native/ beside the assembly and the app, the app folder, then (for
-/// development) the native build folders of the repository holding JetNative.sln above the app
-/// (build/native/, then the other build*/native/ folders). When all fail, the exception lists
-/// every path tried.
+/// was generated for. Search order, like LLamaSharp's NativeLibraryConfig: the explicit
+/// configuration (<see cref="Path"/> or <see cref="Configure"/>), the JETNATIVE_LIBRARY_PATH
+/// environment variable, the package layout runtimes/{rid}/native/ beside the assembly and the
+/// app, then the folder of the assembly and the app. Nothing else is searched. When all fail,
+/// the exception lists every path tried and, for a file that exists but does not load, the
+/// loader's reason (e.g. a missing libopenblas.so.0).
 /// </summary>
-public static class JetNativeLibrary
+public static partial class JetNativeLibrary
 {
     /// <summary>Environment variable naming the native library file (or its folder).</summary>
     public const string EnvironmentVariable = "JETNATIVE_LIBRARY_PATH";
@@ -42,6 +43,17 @@ public static class JetNativeLibrary
                 _path = value;
             }
         }
+    }
+
+    /// <summary>
+    /// Uses the libjet at <paramref name="path"/> (the file, or the folder holding it): the same as
+    /// setting <see cref="Path"/>. Call it before the first use of the library; afterwards it throws
+    /// InvalidOperationException.
+    /// </summary>
+    public static void Configure(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        Path = path;
     }
 
     /// <summary>JET_API_VERSION this assembly was generated for.</summary>
@@ -165,14 +177,9 @@ public static class JetNativeLibrary
                 tried.Add($"{candidate} (not found)");
                 continue;
             }
-            nint handle;
-            try
+            if (!TryLoad(candidate, out nint handle, out string reason))
             {
-                handle = NativeLibrary.Load(candidate);
-            }
-            catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
-            {
-                tried.Add($"{candidate} (cannot load: {e.Message})");
+                tried.Add($"{candidate} (cannot load: {reason})");
                 continue;
             }
             uint version = ReadApiVersion(handle, candidate);
@@ -188,6 +195,57 @@ public static class JetNativeLibrary
         throw new DllNotFoundException(
             $"cannot find the JetNative native library ({LibraryFileName}); set JetNativeLibrary.Path or " +
             $"{EnvironmentVariable}. Tried:{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", tried));
+    }
+
+    /// <summary>
+    /// Loads one file. On failure <paramref name="reason"/> is the system loader's own message: on
+    /// Linux dlerror() (which names a missing dependency such as libopenblas.so.0; NativeLibrary.TryLoad
+    /// drops it), elsewhere the message of NativeLibrary.Load's exception.
+    /// </summary>
+    private static bool TryLoad(string path, out nint handle, out string reason)
+    {
+        reason = "";
+        if (OperatingSystem.IsLinux())
+        {
+            try
+            {
+                // dlerror() first: it binds that P/Invoke now (binding it after a failed dlopen would run
+                // the runtime's own dlsym, which clears the message) and drops any older message.
+                Dl.Error();
+                handle = Dl.Open(path, Dl.Lazy);
+                if (handle != 0)
+                    return true;
+                reason = Marshal.PtrToStringUTF8(Dl.Error()) ?? "dlopen failed without a message";
+                return false;
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+            {
+                // no glibc libdl (e.g. musl): NativeLibrary.Load's message below
+            }
+        }
+        try
+        {
+            handle = NativeLibrary.Load(path);
+            return true;
+        }
+        catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
+        {
+            handle = 0;
+            reason = e.Message;
+            return false;
+        }
+    }
+
+    /// <summary>glibc's dynamic loader (libc.so.6 has dlopen since glibc 2.34; libdl.so.2 before).</summary>
+    private static partial class Dl
+    {
+        public const int Lazy = 1; // RTLD_LAZY, as NativeLibrary.Load
+
+        [LibraryImport("libdl.so.2", EntryPoint = "dlopen", StringMarshalling = StringMarshalling.Utf8)]
+        public static partial nint Open(string path, int flags);
+
+        [LibraryImport("libdl.so.2", EntryPoint = "dlerror")]
+        public static partial nint Error();
     }
 
     /// <summary>The folder of JetNative.dll; null in a single-file app (where AppContext.BaseDirectory serves).</summary>
@@ -252,24 +310,6 @@ public static class JetNativeLibrary
         if (!string.IsNullOrEmpty(assemblyDirectory))
             Add(System.IO.Path.Combine(assemblyDirectory, LibraryFileName));
         Add(System.IO.Path.Combine(appDirectory, LibraryFileName));
-        string? repo = RepositoryRoot(appDirectory);
-        if (repo is not null)
-        {
-            Add(System.IO.Path.Combine(repo, "build", "native", LibraryFileName));
-            foreach (string dir in Directory.EnumerateDirectories(repo, "build*").Order(StringComparer.Ordinal))
-                Add(System.IO.Path.Combine(dir, "native", LibraryFileName));
-        }
         return list;
-    }
-
-    /// <summary>The nearest folder at or above <paramref name="start"/> holding JetNative.sln.</summary>
-    internal static string? RepositoryRoot(string start)
-    {
-        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(System.IO.Path.Combine(dir.FullName, "JetNative.sln")))
-                return dir.FullName;
-        }
-        return null;
     }
 }

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using JetNative.Interop;
+using JetNative.Tokenization;
 
 namespace JetNative;
 

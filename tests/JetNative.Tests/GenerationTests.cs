@@ -1,5 +1,6 @@
 using JetNative.Tests.Support;
 using Xunit;
+using JetNative.Tokenization;
 
 namespace JetNative.Tests;
 

@@ -26,7 +26,7 @@ public sealed class JetModelTests
         Assert.Equal(c.GetProperty("tie_word_embeddings").GetBoolean(), info.TieWordEmbeddings);
         JsonElement jet = c.GetProperty("efficient_attention_config").GetProperty("jet");
         Assert.Equal(jet.GetProperty("num_heads").GetInt32(), info.JetNumHeads);
-        Assert.Equal(jet.GetProperty("head_dim").GetInt32(), info.JetHeadKeyDim);
+        Assert.Equal(jet.GetProperty("head_dim").GetInt32(), info.JetHeadKDim);
         Assert.Equal(c.GetProperty("efficient_attention_config").GetProperty("swa").GetProperty("window_size").GetInt32(),
             info.SlidingWindow);
 

@@ -25,15 +25,31 @@ public sealed class JetNativeLibraryTests
     }
 
     [Fact]
-    public void TheRepositoryBuildFoldersComeLast()
+    public void NothingButTheConfigurationAndThePackageLayoutIsSearched()
     {
+        // From inside the checkout (the test binaries sit below JetNative.sln): no build folder of
+        // the repository is a candidate, only the runtimes/ layout and the app folder.
         string app = AppContext.BaseDirectory;
         IReadOnlyList<string> paths = JetNativeLibrary.CandidatePaths(null, null, app, null);
-        string root = Support.TestModels.RepoRoot;
-        Assert.Equal(root, JetNativeLibrary.RepositoryRoot(app));
-        int build = paths.ToList().IndexOf(Path.Combine(root, "build", "native", "libjet.so"));
-        Assert.True(build > 0);
-        Assert.All(paths.Skip(build), p => Assert.StartsWith(Path.Combine(root, "build"), p));
+        Assert.Equal([Path.Combine(app, "runtimes", JetNativeLibrary.RuntimeId, "native", "libjet.so"), Path.Combine(app, "libjet.so")], paths);
+    }
+
+    [Fact]
+    public void TheTestsFindTheLibraryByConfigurationOrBesideThemselves()
+    {
+        JetNativeLibrary.EnsureLoaded();
+        string? env = Environment.GetEnvironmentVariable(JetNativeLibrary.EnvironmentVariable);
+        string expected = env is { Length: > 0 } ? Path.GetFullPath(env) : Path.Combine(AppContext.BaseDirectory, "libjet.so");
+        Assert.Equal(expected, JetNativeLibrary.LoadedPath);
+    }
+
+    [Fact]
+    public void ConfigureIsTheExplicitPath()
+    {
+        JetNativeLibrary.EnsureLoaded();
+        Assert.Throws<ArgumentException>(() => JetNativeLibrary.Configure(" "));
+        var e = Assert.Throws<InvalidOperationException>(() => JetNativeLibrary.Configure("/elsewhere/libjet.so"));
+        Assert.Contains(JetNativeLibrary.LoadedPath, e.Message);
     }
 
     [Fact]
@@ -58,12 +74,40 @@ public sealed class JetNativeLibraryTests
     {
         using var dir = new Support.TempFolder();
         string garbage = dir.FilePath("libjet.so");
-        File.WriteAllText(garbage, "not an ELF file");
+        File.WriteAllText(garbage, string.Concat(Enumerable.Repeat("not an ELF file. ", 16)));
         string missing = dir.FilePath("nowhere/libjet.so");
         var e = Assert.Throws<DllNotFoundException>(() => JetNativeLibrary.LoadFirst([missing, garbage]));
         Assert.Contains($"{missing} (not found)", e.Message);
-        Assert.Contains($"{garbage} (cannot load", e.Message);
+        Assert.Contains($"{garbage} (cannot load: ", e.Message);
+        Assert.Contains("invalid ELF header", e.Message); // the loader's reason, not just "failed"
         Assert.Contains(JetNativeLibrary.EnvironmentVariable, e.Message);
+    }
+
+    [Fact]
+    public void ALibraryWhoseDependencyIsMissingIsNamedWithTheLoadersReason()
+    {
+        string? cc = new[] { "/usr/bin/cc", "/usr/bin/gcc", "/usr/bin/clang" }.FirstOrDefault(File.Exists);
+        if (cc is null || !OperatingSystem.IsLinux())
+            Assert.Skip("needs a C compiler (cc) on Linux to build a fake libjet");
+        using var dir = new Support.TempFolder();
+        // libjet.so linked against libjetmissingdep.so, which is then deleted (as libopenblas.so.0
+        // is absent on a machine without OpenBLAS).
+        File.WriteAllText(dir.FilePath("dep.c"), "int jet_dep(void) { return 1; }\n");
+        File.WriteAllText(dir.FilePath("fake.c"), "int jet_dep(void);\nunsigned jet_api_version(void) { return (unsigned)jet_dep(); }\n");
+        string dep = dir.FilePath("libjetmissingdep.so"), lib = dir.FilePath("libjet.so");
+        Compile(cc, ["-shared", "-fPIC", "-o", dep, dir.FilePath("dep.c")]);
+        Compile(cc, ["-shared", "-fPIC", "-o", lib, dir.FilePath("fake.c"), "-L" + dir.Path, "-ljetmissingdep"]);
+        File.Delete(dep);
+        var e = Assert.Throws<DllNotFoundException>(() => JetNativeLibrary.LoadFirst([lib]));
+        Assert.Contains($"{lib} (cannot load: ", e.Message);
+        Assert.Contains("libjetmissingdep.so: cannot open shared object file", e.Message);
+    }
+
+    private static void Compile(string cc, string[] arguments)
+    {
+        using var p = System.Diagnostics.Process.Start(cc, arguments);
+        p.WaitForExit();
+        Assert.Equal(0, p.ExitCode);
     }
 
     [Fact]

@@ -400,4 +400,19 @@ TEST(CudaBackendErrors, CacheBytesMatchAllocation) {
     EXPECT_LE(c->bytes(), 3 * one + 64 * 256);  // alignment only
 }
 
+// jet_config_cache_bytes(JET_DEVICE_CUDA) sizes the cache without a GPU: it must equal what this
+// backend computes, around the sliding window and far beyond it.
+TEST(CudaBackendErrors, ConfigCacheBytesEqualTheBackends) {
+    SKIP_WITHOUT_CUDA();
+    const jet::Config cfg = jet::parse_config(kMini2B);
+    auto be = jet::make_cuda_backend(cfg, jet::Weights::random(cfg, 1), 0);
+    for (int64_t n_ctx : {1, 47, 48, 49, 1000, 65536}) {
+        jet_cache_breakdown b{};
+        b.size = sizeof(b);
+        ASSERT_EQ(jet_config_cache_bytes(kMini2B, JET_DEVICE_CUDA, n_ctx, &b), JET_OK)
+            << jet_last_error();
+        EXPECT_EQ(b.total, be->cache_bytes(n_ctx, nullptr)) << "n_ctx " << n_ctx;
+    }
+}
+
 }  // namespace

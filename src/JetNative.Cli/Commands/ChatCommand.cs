@@ -1,4 +1,5 @@
 using System.CommandLine;
+using JetNative.Tokenization;
 
 namespace JetNative.Cli.Commands;
 

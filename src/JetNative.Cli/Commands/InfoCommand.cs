@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 
 using JetNative.Cli;
+using JetNative.Tokenization;
 
 namespace JetNative.Cli.Commands;
 
@@ -45,7 +46,7 @@ internal static class InfoCommand
         yield return ("attention heads", $"{i.NumAttentionHeads} (kv {i.NumKeyValueHeads}, head dim {i.HeadDim})");
         if (i.SlidingWindowLayerCount > 0) yield return ("sliding window", i.SlidingWindow.ToString(inv));
         if (i.JetLayerCount > 0)
-            yield return ("jetblock", $"{i.JetNumHeads} heads, key dim {i.JetHeadKeyDim}, value dim {i.JetHeadValueDim}, conv {i.JetConvSize}");
+            yield return ("jetblock", $"{i.JetNumHeads} heads, key dim {i.JetHeadKDim}, value dim {i.JetHeadVDim}, conv {i.JetConvSize}");
         yield return ("max positions", i.MaxPositionEmbeddings.ToString(inv));
         yield return ("tied embeddings", i.TieWordEmbeddings ? "yes" : "no");
         if (model.Tokenizer is JetTokenizer tok) yield return ("tokenizer", $"{tok.VocabSize} tokens");

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using JetNative.Accounting;
+using JetNative.Search.Accounting;
 using JetNative.Search;
 using Spectre.Console;
 
@@ -141,7 +141,7 @@ internal static class SearchCommand
         {
             BaseConfigJson = json,
             Constraint = constraint,
-            Space = new SearchSpace { Heads = IntList(result.GetValue(heads)!, "--heads"), KeyDims = IntList(result.GetValue(keyDims)!, "--key-dims"), ValueDimStep = step },
+            Space = new SearchSpace { JetNumHeads = IntList(result.GetValue(heads)!, "--heads"), JetHeadKDims = IntList(result.GetValue(keyDims)!, "--key-dims"), JetHeadVDimStep = step },
             Candidates = list,
             Measure = new MeasureSettings { Context = context, DecodeTokens = n, Batch = b, Repetitions = r },
             Model = new JetModelOptions { Device = parsed.dev, DeviceIndex = parsed.index, Threads = t },
@@ -171,19 +171,22 @@ internal static class SearchCommand
         var inv = CultureInfo.InvariantCulture;
         ModelShape b = plan.Base;
         long ctx = plan.Measure.Context;
-        CacheBreakdown cache = CacheAccounting.PerSequence(b, ctx, plan.Precision);
-        var same = FullAttentionShape.SameDimensionsAs(b);
+        JetModelInfo info = b.Info;
+        JetCacheBreakdown cache = CacheAccounting.PerSequence(b, ctx, plan.Device);
+        // The same config with every layer full attention, sized by the engine; Qwen3 at the engine's K/V element size there.
+        long sameKv = CacheAccounting.PerSequence(b.WithFullAttention(), ctx, plan.Device).Total;
+        int kvElement = (int)(sameKv / ((long)info.NumLayers * ctx * 2 * info.NumKeyValueHeads * info.HeadDim));
         var qwen = FullAttentionShape.Qwen3_1_7B;
-        long sameKv = same.KvBytes(ctx, plan.Precision.KvBytes), qwenKv = qwen.KvBytes(ctx, plan.Precision.KvBytes);
-        long weights = plan.Model.Device == JetDevice.Cuda ? CacheAccounting.WeightBytesBf16(b) : b.ParameterCount * 4;
+        long qwenKv = qwen.KvBytes(ctx, kvElement);
+        long weights = info.WeightBytes; // bf16, as both devices keep them
         string Ratio(long x) => (x / (double)cache.Total).ToString("F1", inv) + "x";
         var o = io.Out;
-        o.WriteLine($"base:        {label}: JetBlock {b.JetBlock} (dK/dV/heads), {b.JetLayerCount} jet + {b.AttentionLayerCount} attn + {b.SlidingWindowLayerCount} swa layers, {Units.Count(b.ParameterCount)} params");
-        o.WriteLine($"device:      {(plan.Model.Device == JetDevice.Cuda ? $"cuda:{plan.Model.DeviceIndex}" : "cpu")}, cache {plan.Precision.Name}");
+        o.WriteLine($"base:        {label}: JetBlock {b.JetBlock} (dK/dV/heads), {info.JetLayerCount} jet + {info.AttentionLayerCount} attn + {info.SlidingWindowLayerCount} swa layers, {Units.Count(b.ParameterCount)} params");
+        o.WriteLine($"device:      {(plan.Model.Device == JetDevice.Cuda ? $"cuda:{plan.Model.DeviceIndex}" : "cpu")}, cache K/V {kvElement * 8}-bit, JetBlock states 32-bit");
         o.WriteLine($"timing:      prefill of {ctx.ToString(inv)} tokens, then {plan.Measure.DecodeTokens} decode steps x batch {plan.Measure.Batch}; mean of {plan.Measure.Repetitions} after a warm-up");
         o.WriteLine($"constraint:  {plan.Constraint}");
         o.WriteLine($"cache @ {ctx.ToString(inv)}: {ByteSize.Mebibytes(cache.Total)} per sequence = full-attn KV {ByteSize.Mebibytes(cache.AttentionKv)} + SWA {ByteSize.Mebibytes(cache.SlidingWindowKv)} + JetBlock state {ByteSize.Mebibytes(cache.JetState)} + conv {ByteSize.Mebibytes(cache.JetConv)}");
-        o.WriteLine($"  vs {same.Name}: {ByteSize.Mebibytes(sameKv)} ({Ratio(sameKv)})");
+        o.WriteLine($"  vs full attention, same dims ({info.NumLayers} x {info.NumKeyValueHeads} KV heads x {info.HeadDim}): {ByteSize.Mebibytes(sameKv)} ({Ratio(sameKv)})");
         o.WriteLine($"  vs {qwen.Name} (full attention, {qwen.Layers} x {qwen.KeyValueHeads} KV heads x {qwen.HeadDim}): {ByteSize.Mebibytes(qwenKv)} ({Ratio(qwenKv)})");
         o.WriteLine($"largest batch in {Units.Bytes(memory)} (weights {Units.Bytes(weights)}, 1 GiB reserve): {MaxBatch(cache.Total, memory, weights)} sequences" +
                     $" (full attention, same dims: {MaxBatch(sameKv, memory, weights)})");

@@ -6,7 +6,7 @@ using JetNative.Interop;
 using JetNative.Tokenization;
 using Microsoft.ML.Tokenizers;
 
-namespace JetNative;
+namespace JetNative.Tokenization;
 
 /// <summary>
 /// The tokenizer of a Jet-Nemotron checkpoint: Qwen2.5's byte-level BPE (or any tokenizer.json of

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace JetNative;
+namespace JetNative.Tokenization;
 
 /// <summary>
 /// Turns token ids, fed one at a time as a model generates them, into text. A token can end in

@@ -2,6 +2,7 @@ using JetNative.Chat;
 using JetNative.Tests.Support;
 using Microsoft.Extensions.AI;
 using Xunit;
+using JetNative.Tokenization;
 
 namespace JetNative.Tests.Chat;
 

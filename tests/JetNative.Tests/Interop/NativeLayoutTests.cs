@@ -27,6 +27,7 @@ public sealed class NativeLayoutTests
         Assert.Contains("jet_model_info", names);
         Assert.Contains("jet_session_params", names);
         Assert.Contains("jet_sampler_params", names);
+        Assert.Contains("jet_cache_breakdown", names);
     }
 
     [Theory]

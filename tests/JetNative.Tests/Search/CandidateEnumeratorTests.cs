@@ -1,4 +1,4 @@
-using JetNative.Accounting;
+using JetNative.Search.Accounting;
 using JetNative.Search;
 using Xunit;
 
@@ -9,7 +9,7 @@ public sealed class CandidateEnumeratorTests
     private static readonly ModelShape Jet2B = ModelShape.FromConfigJson(JetNemotronConfigs.Jet2B);
 
     private static IReadOnlyList<JetBlockDims> Enumerate(SearchConstraint c, SearchSpace? space = null, long context = 65536) =>
-        CandidateEnumerator.Enumerate(Jet2B, space ?? new SearchSpace(), c, context, CachePrecision.Cuda);
+        CandidateEnumerator.Enumerate(Jet2B, space ?? new SearchSpace(), c, context, JetDevice.Cuda);
 
     [Fact]
     public void The_2B_at_its_own_state_size_gives_the_papers_configurations()
@@ -20,8 +20,8 @@ public sealed class CandidateEnumeratorTests
         foreach (string paper in new[] { "256/288/4", "192/384/4", "128/576/4", "256/144/8", "192/192/8", "128/288/8", "128/192/12", "96/256/12" })
             Assert.Contains(JetBlockDims.Parse(paper), found);
         Assert.All(found, d => Assert.Equal(294_912L, d.StateElements));
-        Assert.All(found, d => Assert.Equal(0, d.ValueDim % 16));
-        Assert.All(found, d => Assert.Equal(0, d.Heads * d.ValueDim % 8));
+        Assert.All(found, d => Assert.Equal(0, d.JetHeadVDim % 16));
+        Assert.All(found, d => Assert.Equal(0, d.JetNumHeads * d.JetHeadVDim % 8));
         Assert.Equal(found.Count, found.Distinct().Count());
         // By hand: of 6 head counts x 5 key dims, dV = 294912 / (H dK) is a multiple of 16 in [32, 1024]
         // except 64/1152/4 (too large) and 256/72/16 (not a multiple of 16); 256/48/24 is kept.
@@ -31,7 +31,7 @@ public sealed class CandidateEnumeratorTests
     [Fact]
     public void A_small_space_is_enumerated_exactly()
     {
-        var space = new SearchSpace { Heads = [8, 12], KeyDims = [96, 192] };
+        var space = new SearchSpace { JetNumHeads = [8, 12], JetHeadKDims = [96, 192] };
         var found = Enumerate(SearchConstraint.SameStateAs(Jet2B), space);
         Assert.Equal(["96/256/12", "96/384/8", "192/192/8", "192/128/12"], found.Select(d => d.ToString()));
     }
@@ -40,7 +40,7 @@ public sealed class CandidateEnumeratorTests
     public void A_tolerance_admits_the_largest_value_dim_below_the_target()
     {
         // H=5, dK=96: exact dV would be 614.4; with 5% tolerance the largest multiple of 16 below is 608 (-1%).
-        var space = new SearchSpace { Heads = [5], KeyDims = [96] };
+        var space = new SearchSpace { JetNumHeads = [5], JetHeadKDims = [96] };
         Assert.Equal([new JetBlockDims(96, 256, 12)], Enumerate(SearchConstraint.SameStateAs(Jet2B), space)); // only the base
         var found = Enumerate(SearchConstraint.SameStateAs(Jet2B, 0.05), space);
         Assert.Contains(new JetBlockDims(96, 608, 5), found);
@@ -49,13 +49,13 @@ public sealed class CandidateEnumeratorTests
     [Fact]
     public void A_cache_budget_keeps_every_candidate_within_it()
     {
-        long budget = CacheAccounting.PerSequence(Jet2B, 65536, CachePrecision.Cuda).Total;
+        long budget = CacheAccounting.PerSequence(Jet2B, 65536, JetDevice.Cuda).Total;
         var c = SearchConstraint.Budget(budget, 0.02);
         var found = Enumerate(c);
         Assert.Contains(Jet2B.JetBlock, found);
         Assert.All(found, d =>
         {
-            long total = CacheAccounting.PerSequence(Jet2B.WithJetBlock(d), 65536, CachePrecision.Cuda).Total;
+            long total = CacheAccounting.PerSequence(Jet2B.WithJetBlock(d), 65536, JetDevice.Cuda).Total;
             Assert.InRange(total, (long)(budget * 0.98), budget);
         });
     }
@@ -77,8 +77,8 @@ public sealed class CandidateEnumeratorTests
     {
         string json = JetNemotronConfigs.Jet2B.Replace("\"jet\",", "\"attn\",").Replace("\"jet\"\n", "\"attn\"\n");
         ModelShape noJet = ModelShape.FromConfigJson(json);
-        Assert.Equal(0, noJet.JetLayerCount);
-        var e = Assert.Throws<ArgumentException>(() => CandidateEnumerator.Enumerate(noJet, new SearchSpace(), SearchConstraint.Budget(1L << 40), 1024, CachePrecision.Cuda));
+        Assert.Equal(0, noJet.Info.JetLayerCount);
+        var e = Assert.Throws<ArgumentException>(() => CandidateEnumerator.Enumerate(noJet, new SearchSpace(), SearchConstraint.Budget(1L << 40), 1024, JetDevice.Cuda));
         Assert.Contains("no JetBlock", e.Message);
         Assert.Throws<ArgumentException>(() => SearchConstraint.SameStateAs(noJet));
     }
@@ -87,9 +87,9 @@ public sealed class CandidateEnumeratorTests
     public void Explicit_candidates_are_checked_against_the_constraint()
     {
         var c = SearchConstraint.SameStateAs(Jet2B);
-        var ok = CandidateEnumerator.Check(Jet2B, [new(96, 256, 12), new(192, 192, 8)], c, 65536, CachePrecision.Cuda);
+        var ok = CandidateEnumerator.Check(Jet2B, [new(96, 256, 12), new(192, 192, 8)], c, 65536, JetDevice.Cuda);
         Assert.Equal(2, ok.Count);
-        var e = Assert.Throws<ArgumentException>(() => CandidateEnumerator.Check(Jet2B, [new(128, 256, 12)], c, 65536, CachePrecision.Cuda));
+        var e = Assert.Throws<ArgumentException>(() => CandidateEnumerator.Check(Jet2B, [new(128, 256, 12)], c, 65536, JetDevice.Cuda));
         Assert.Contains("128/256/12", e.Message);
     }
 
@@ -97,9 +97,9 @@ public sealed class CandidateEnumeratorTests
     public void Bad_spaces_are_refused()
     {
         var c = SearchConstraint.SameStateAs(Jet2B);
-        Assert.Throws<ArgumentException>(() => Enumerate(c, new SearchSpace { Heads = [] }));
-        Assert.Throws<ArgumentException>(() => Enumerate(c, new SearchSpace { KeyDims = [0] }));
-        Assert.Throws<ArgumentException>(() => Enumerate(c, new SearchSpace { MinValueDim = 64, MaxValueDim = 32 }));
+        Assert.Throws<ArgumentException>(() => Enumerate(c, new SearchSpace { JetNumHeads = [] }));
+        Assert.Throws<ArgumentException>(() => Enumerate(c, new SearchSpace { JetHeadKDims = [0] }));
+        Assert.Throws<ArgumentException>(() => Enumerate(c, new SearchSpace { MinJetHeadVDim = 64, MaxJetHeadVDim = 32 }));
         Assert.Throws<ArgumentException>(() => Enumerate(c with { Tolerance = 1.5 }));
     }
 }

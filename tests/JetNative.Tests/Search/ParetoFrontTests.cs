@@ -1,4 +1,4 @@
-using JetNative.Accounting;
+using JetNative.Search.Accounting;
 using JetNative.Search;
 using Xunit;
 

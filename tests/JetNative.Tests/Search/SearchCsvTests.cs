@@ -1,4 +1,4 @@
-using JetNative.Accounting;
+using JetNative.Search.Accounting;
 using JetNative.Search;
 using Xunit;
 
@@ -14,11 +14,11 @@ public sealed class SearchCsvTests
             new SearchResult
             {
                 Dims = new(96, 256, 12), IsBase = true, Parameters = 123,
-                Cache = new CacheBreakdown(64, 10, 20, 30, 40),
+                Cache = new JetCacheBreakdown(JetDevice.Cuda, 64, 10, 20, 30, 40, 100, 0),
                 Throughput = new Throughput(new Rate(1000.5, 1.26), new Rate(50.126, 0.5)),
                 PrefillRelative = 1, DecodeRelative = 1, OnParetoFront = true,
             },
-            new SearchResult { Dims = new(192, 192, 8), Cache = new CacheBreakdown(64, 1, 1, 1, 1), Error = "dK=192, unsupported" },
+            new SearchResult { Dims = new(192, 192, 8), Cache = new JetCacheBreakdown(JetDevice.Cuda, 64, 1, 1, 1, 1, 4, 0), Error = "dK=192, unsupported" },
         };
         string[] lines = SearchCsv.Write(rows, JetDevice.Cuda).TrimEnd('\n').Split('\n');
         Assert.Equal(SearchCsv.Header, lines[0]);

@@ -1,4 +1,4 @@
-using JetNative.Accounting;
+using JetNative.Search.Accounting;
 using JetNative.Search;
 using JetNative.Tests.Support;
 using Xunit;
@@ -39,7 +39,7 @@ public sealed class ThroughputMeterTests
             Measure = new MeasureSettings { Context = 8, DecodeTokens = 2, Repetitions = 1, WarmupTokens = 4 },
             Model = new JetModelOptions { Threads = 2 },
         });
-        Assert.Equal(CachePrecision.Cpu, plan.Precision);
+        Assert.Equal(JetDevice.Cpu, plan.Device);
         var rows = ArchitectureSearch.Run(plan);
         Assert.Equal(2, rows.Count); // the base (24/48/3) once, first
         Assert.True(rows[0].IsBase);

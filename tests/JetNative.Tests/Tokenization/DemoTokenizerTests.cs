@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Xunit;
+using JetNative.Tokenization;
 
 namespace JetNative.Tests.Tokenization;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Xunit;
+using JetNative.Tokenization;
 
 namespace JetNative.Tests.Tokenization;
 

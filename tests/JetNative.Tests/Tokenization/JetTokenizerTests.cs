@@ -1,5 +1,6 @@
 using JetNative.Interop;
 using Xunit;
+using JetNative.Tokenization;
 
 namespace JetNative.Tests.Tokenization;
 

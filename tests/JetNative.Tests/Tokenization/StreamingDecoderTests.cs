@@ -1,6 +1,7 @@
 using System.Text;
 using JetNative.Interop;
 using Xunit;
+using JetNative.Tokenization;
 
 namespace JetNative.Tests.Tokenization;
 

@@ -1,4 +1,5 @@
 using Xunit;
+using JetNative.Tokenization;
 
 namespace JetNative.Tests.Tokenization;
 

@@ -21,7 +21,7 @@ public static class SearchCsv
             string N(double? v, string format) => v is double d ? d.ToString(format, inv) : "";
             string[] cells =
             [
-                r.Dims.KeyDim.ToString(inv), r.Dims.ValueDim.ToString(inv), r.Dims.Heads.ToString(inv), r.IsBase ? "1" : "0",
+                r.Dims.JetHeadKDim.ToString(inv), r.Dims.JetHeadVDim.ToString(inv), r.Dims.JetNumHeads.ToString(inv), r.IsBase ? "1" : "0",
                 r.Parameters.ToString(inv), r.Cache.JetState.ToString(inv), r.Cache.JetConv.ToString(inv),
                 r.Cache.Total.ToString(inv), (r.Cache.Total / 1048576.0).ToString("F3", inv), r.Cache.Context.ToString(inv), device == JetDevice.Cuda ? "cuda" : "cpu",
                 N(r.Throughput?.Prefill.Mean, "F1"), N(r.Throughput?.Prefill.StdDev, "F1"),
@@ -59,7 +59,8 @@ public static class SearchCsv
                     Dims = new Accounting.JetBlockDims((int)L(0), (int)L(1), (int)L(2)),
                     IsBase = c[3] == "1",
                     Parameters = L(4),
-                    Cache = new Accounting.CacheBreakdown(L(9), total - state - conv, 0, state, conv),
+                    // The CSV keeps the JetBlock parts and the total; the attention KV parts are not told apart.
+                    Cache = new JetCacheBreakdown(device, L(9), total - state - conv, 0, state, conv, total, 0),
                     Throughput = t,
                     PrefillRelative = D(15),
                     DecodeRelative = D(16),

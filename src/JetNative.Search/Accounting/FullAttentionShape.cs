@@ -1,7 +1,9 @@
-namespace JetNative.Accounting;
+namespace JetNative.Search.Accounting;
 
 /// <summary>
-/// A full-attention transformer as far as its KV cache goes: every layer keeps K and V of every token.
+/// A full-attention transformer that is not a Jet-Nemotron config, as far as its KV cache goes: every
+/// layer keeps K and V of every token (for comparisons; a Jet config's own cache comes from the engine,
+/// and its all-attention twin from <see cref="ModelShape.WithFullAttention"/>).
 /// </summary>
 public sealed record FullAttentionShape(string Name, int Layers, int KeyValueHeads, int HeadDim)
 {
@@ -11,12 +13,7 @@ public sealed record FullAttentionShape(string Name, int Layers, int KeyValueHea
     /// <summary>Qwen2.5-1.5B: 28 layers, 2 KV heads of 128 (Jet-Nemotron-2B's starting point).</summary>
     public static FullAttentionShape Qwen2_5_1_5B { get; } = new("Qwen2.5-1.5B", 28, 2, 128);
 
-    /// <summary>The model's layers all made full attention with its own KV heads and head dim.</summary>
-    public static FullAttentionShape SameDimensionsAs(ModelShape shape) =>
-        new($"full attention, same dims ({shape.Layers.Count} x {shape.NumKeyValueHeads} KV heads x {shape.HeadDim})",
-            shape.Layers.Count, shape.NumKeyValueHeads, shape.HeadDim);
-
-    /// <summary>KV bytes of one sequence at <paramref name="context"/> tokens.</summary>
+    /// <summary>KV bytes of one sequence at <paramref name="context"/> tokens, <paramref name="bytesPerElement"/> per K/V element.</summary>
     public long KvBytes(long context, int bytesPerElement = 2)
     {
         CacheAccounting.CheckContext(context);

@@ -1,4 +1,4 @@
-using JetNative.Accounting;
+using JetNative.Search.Accounting;
 
 namespace JetNative.Search;
 
@@ -20,7 +20,7 @@ public sealed record SearchOptions
 }
 
 /// <summary>A search ready to run: the base, its constraint and the candidates (the base's JetBlock always first).</summary>
-public sealed record SearchPlan(string BaseConfigJson, ModelShape Base, SearchConstraint Constraint, CachePrecision Precision,
+public sealed record SearchPlan(string BaseConfigJson, ModelShape Base, SearchConstraint Constraint, JetDevice Device,
     IReadOnlyList<JetBlockDims> Candidates, MeasureSettings Measure, JetModelOptions Model, ulong Seed);
 
 /// <summary>Where a running search is: candidate <see cref="Index"/> of <see cref="Count"/>, and the fraction done overall.</summary>
@@ -39,19 +39,19 @@ public static class ArchitectureSearch
         ArgumentNullException.ThrowIfNull(options);
         options.Measure.Validate();
         ModelShape shape = ModelShape.FromConfigJson(options.BaseConfigJson);
-        if (shape.JetLayerCount == 0) throw SearchConstraint.NoJetBlocks();
-        if (options.Measure.SessionContext > shape.MaxPositionEmbeddings)
+        if (shape.Info.JetLayerCount == 0) throw SearchConstraint.NoJetBlocks();
+        if (options.Measure.SessionContext > shape.Info.MaxPositionEmbeddings)
             throw new ArgumentException($"context {options.Measure.Context} + {options.Measure.DecodeTokens} decode tokens is more than the base " +
-                $"config's max_position_embeddings ({shape.MaxPositionEmbeddings})");
-        CachePrecision precision = CachePrecision.For(options.Model.Device);
+                $"config's max_position_embeddings ({shape.Info.MaxPositionEmbeddings})");
+        JetDevice device = options.Model.Device;
         SearchConstraint constraint = options.Constraint ?? SearchConstraint.SameStateAs(shape);
         long context = options.Measure.Context;
         IReadOnlyList<JetBlockDims> candidates = options.Candidates is { } explicitList
-            ? CandidateEnumerator.Check(shape, explicitList, constraint, context, precision)
-            : CandidateEnumerator.Enumerate(shape, options.Space, constraint, context, precision);
+            ? CandidateEnumerator.Check(shape, explicitList, constraint, context, device)
+            : CandidateEnumerator.Enumerate(shape, options.Space, constraint, context, device);
         var ordered = new List<JetBlockDims> { shape.JetBlock };
         ordered.AddRange(candidates.Where(c => c != shape.JetBlock));
-        return new SearchPlan(options.BaseConfigJson, shape, constraint, precision, ordered, options.Measure, options.Model, options.Seed);
+        return new SearchPlan(options.BaseConfigJson, shape, constraint, device, ordered, options.Measure, options.Model, options.Seed);
     }
 
     /// <summary>The rows of the plan with sizes and cache figures only (a dry run).</summary>
@@ -109,7 +109,7 @@ public static class ArchitectureSearch
             Dims = dims,
             IsBase = dims == plan.Base.JetBlock,
             Parameters = s.ParameterCount,
-            Cache = CacheAccounting.PerSequence(s, plan.Measure.Context, plan.Precision),
+            Cache = CacheAccounting.PerSequence(s, plan.Measure.Context, plan.Device),
         };
     }
 

@@ -1,7 +1,7 @@
-namespace JetNative.Accounting;
+namespace JetNative.Search.Accounting;
 
 /// <summary>
-/// The config.json of the released Jet-Nemotron models (spec section 2, from the official
+/// The config.json of the released Jet-Nemotron models (docs/model.md section 2, from the official
 /// checkpoints), for cache accounting and architecture search without a download.
 /// </summary>
 public static class JetNemotronConfigs

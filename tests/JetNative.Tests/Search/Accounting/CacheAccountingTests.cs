@@ -1,19 +1,19 @@
-using JetNative.Accounting;
+using JetNative.Search.Accounting;
 using JetNative.Tests.Support;
 using Xunit;
 
-namespace JetNative.Tests.Accounting;
+namespace JetNative.Tests.Search.Accounting;
 
-/// <summary>The cache arithmetic against hand-computed values (spec section 6) and against the engine.</summary>
+/// <summary>The engine's cache bytes (jet_config_cache_bytes) against hand-computed values (docs/model.md section 6) and against a loaded model.</summary>
 public sealed class CacheAccountingTests
 {
     private const long MiB = 1024 * 1024;
     private static readonly ModelShape Jet2B = ModelShape.FromConfigJson(JetNemotronConfigs.Jet2B);
 
     [Fact]
-    public void Jet2B_at_64K_with_the_CUDA_engine_precision()
+    public void Jet2B_at_64K_on_CUDA()
     {
-        CacheBreakdown c = CacheAccounting.PerSequence(Jet2B, 65536, CachePrecision.Cuda);
+        JetCacheBreakdown c = CacheAccounting.PerSequence(Jet2B, 65536, JetDevice.Cuda);
         // attn: 2 layers x 65536 tokens x (K+V) x 2 KV heads x 128 x 2 B = 128 MiB
         Assert.Equal(128 * MiB, c.AttentionKv);
         // swa: 2 layers x 1152 rows x 1024 B = 2.25 MiB
@@ -26,16 +26,6 @@ public sealed class CacheAccountingTests
     }
 
     [Fact]
-    public void Jet2B_at_64K_with_the_papers_precision_is_about_158_MiB()
-    {
-        CacheBreakdown c = CacheAccounting.PerSequence(Jet2B, 65536, CachePrecision.Paper);
-        // spec: 128 MiB + 2.25 MiB + 24 x (1.125 MiB + 24 KiB) = 157.8125 MiB ("~158 MiB", the paper's 154 MB)
-        Assert.Equal(24 * (1_179_648L + 24_576L), c.JetTotal);
-        Assert.Equal(165_478_400L, c.Total);
-        Assert.InRange(c.Total / (double)MiB, 157.5, 158.5);
-    }
-
-    [Fact]
     public void Qwen3_1_7B_full_attention_at_64K_is_7168_MiB()
     {
         // 28 layers x 65536 x (K+V) x 8 x 128 x 2 B
@@ -45,29 +35,28 @@ public sealed class CacheAccountingTests
     [Fact]
     public void Full_attention_of_the_same_dims_as_the_2B()
     {
-        var same = FullAttentionShape.SameDimensionsAs(Jet2B);
-        Assert.Equal((28, 2, 128), (same.Layers, same.KeyValueHeads, same.HeadDim));
-        Assert.Equal(1792 * MiB, same.KvBytes(65536)); // 28 x 65536 x 1024 B
+        long same = CacheAccounting.PerSequence(Jet2B.WithFullAttention(), 65536, JetDevice.Cuda).Total;
+        Assert.Equal(1792 * MiB, same); // 28 x 65536 x 1024 B
         // The JetBlock state does not grow: at 64K the 2B needs 11x less than its full-attention twin.
-        Assert.InRange(same.KvBytes(65536) / (double)CacheAccounting.PerSequence(Jet2B, 65536, CachePrecision.Cuda).Total, 11.0, 11.5);
+        Assert.InRange(same / (double)CacheAccounting.PerSequence(Jet2B, 65536, JetDevice.Cuda).Total, 11.0, 11.5);
     }
 
     [Fact]
     public void Sliding_window_buffers_are_capped_by_the_context()
     {
-        CacheBreakdown shortCtx = CacheAccounting.PerSequence(Jet2B, 1000, CachePrecision.Cuda);
+        JetCacheBreakdown shortCtx = CacheAccounting.PerSequence(Jet2B, 1000, JetDevice.Cuda);
         Assert.Equal(2 * 1000 * 1024L, shortCtx.SlidingWindowKv);
         Assert.Equal(2 * 1000 * 1024L, shortCtx.AttentionKv);
-        CacheBreakdown longCtx = CacheAccounting.PerSequence(Jet2B, 100_000, CachePrecision.Cuda);
+        JetCacheBreakdown longCtx = CacheAccounting.PerSequence(Jet2B, 100_000, JetDevice.Cuda);
         Assert.Equal(2 * 1152 * 1024L, longCtx.SlidingWindowKv);
         Assert.Equal(shortCtx.JetTotal, longCtx.JetTotal);
     }
 
     [Fact]
-    public void Cpu_precision_doubles_the_kv_but_not_the_states()
+    public void Cpu_doubles_the_kv_but_not_the_states()
     {
-        CacheBreakdown cuda = CacheAccounting.PerSequence(Jet2B, 4096, CachePrecision.Cuda);
-        CacheBreakdown cpu = CacheAccounting.PerSequence(Jet2B, 4096, CachePrecision.Cpu);
+        JetCacheBreakdown cuda = CacheAccounting.PerSequence(Jet2B, 4096, JetDevice.Cuda);
+        JetCacheBreakdown cpu = CacheAccounting.PerSequence(Jet2B, 4096, JetDevice.Cpu);
         Assert.Equal(2 * cuda.AttentionKv, cpu.AttentionKv);
         Assert.Equal(2 * cuda.SlidingWindowKv, cpu.SlidingWindowKv);
         Assert.Equal(cuda.JetTotal, cpu.JetTotal);
@@ -86,7 +75,7 @@ public sealed class CacheAccountingTests
     [Fact]
     public void Bad_context_is_refused()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => CacheAccounting.PerSequence(Jet2B, 0, CachePrecision.Cuda));
+        Assert.Throws<ArgumentOutOfRangeException>(() => CacheAccounting.PerSequence(Jet2B, 0, JetDevice.Cuda));
         Assert.Throws<ArgumentOutOfRangeException>(() => FullAttentionShape.Qwen3_1_7B.KvBytes(-1));
     }
 
@@ -97,9 +86,8 @@ public sealed class CacheAccountingTests
         string folder = TestModels.RequireFolder(name);
         JetModel model = TestModels.Get(name);
         ModelShape shape = ModelShape.FromConfigJson(File.ReadAllText(Path.Combine(folder, "config.json")));
-        CachePrecision precision = CachePrecision.For(model.Info.Device);
         foreach (long ctx in new long[] { 1, 7, 23, 24, 25, 32, 33, 100, 1000, 2048 })
-            Assert.Equal(model.CacheBytes(ctx), CacheAccounting.PerSequence(shape, ctx, precision).Total);
+            Assert.Equal(model.CacheBytes(ctx), CacheAccounting.PerSequence(shape, ctx, model.Info.Device).Total);
         Assert.Equal(model.Info.ParameterCount, shape.ParameterCount);
     }
 }

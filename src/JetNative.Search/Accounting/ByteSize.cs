@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace JetNative.Accounting;
+namespace JetNative.Search.Accounting;
 
 /// <summary>Reads and writes sizes such as "158MiB", "80 GiB", "1.5GB" or "4096" (bytes).</summary>
 public static class ByteSize

@@ -1,4 +1,4 @@
-using JetNative.Accounting;
+using JetNative.Search.Accounting;
 
 namespace JetNative.Search;
 
@@ -18,7 +18,8 @@ public sealed record SearchConstraint(SearchConstraintKind Kind, long Target, do
     /// <summary>Same recurrent state as the base's JetBlock (the paper's setting), exactly by default.</summary>
     public static SearchConstraint SameStateAs(ModelShape shape, double tolerance = 0)
     {
-        if (shape.JetLayerCount == 0) throw NoJetBlocks();
+        ArgumentNullException.ThrowIfNull(shape);
+        if (shape.Info.JetLayerCount == 0) throw NoJetBlocks();
         return new(SearchConstraintKind.StateSize, shape.JetBlock.StateElements, tolerance);
     }
 
@@ -26,9 +27,13 @@ public sealed record SearchConstraint(SearchConstraintKind Kind, long Target, do
     public static SearchConstraint Budget(long bytes, double tolerance = 0.05) => new(SearchConstraintKind.CacheBudget, bytes, tolerance);
 
     /// <summary>The measure the constraint compares with <see cref="Target"/>.</summary>
-    public long Measure(ModelShape shape, long context, CachePrecision precision) => Kind == SearchConstraintKind.StateSize
+    public long Measure(ModelShape shape, long context, JetDevice device) => Kind == SearchConstraintKind.StateSize
         ? shape.JetBlock.StateElements
-        : CacheAccounting.PerSequence(shape, context, precision).Total;
+        : CacheAccounting.PerSequence(shape, context, device).Total;
+
+    /// <summary>The measure of <paramref name="baseShape"/> with the JetBlock <paramref name="dims"/>; null when the engine refuses those dims.</summary>
+    public long? Measure(ModelShape baseShape, JetBlockDims dims, long context, JetDevice device) =>
+        baseShape.TryWithJetBlock(dims) is ModelShape s ? Measure(s, context, device) : null;
 
     /// <summary>True when the value is within [(1 - tolerance) * target, target].</summary>
     public bool Accepts(long measure) => measure <= Target && measure >= (long)Math.Ceiling(Target * (1 - Tolerance) - 1e-9);

@@ -1,8 +1,7 @@
-using JetNative.Tests.Cli;
 using JetNative.Tests.Support;
 using Xunit;
 
-namespace JetNative.Tests.Search;
+namespace JetNative.Tests.Cli;
 
 /// <summary><c>jetnative search</c> in-process: a small, fast search on the demo model on CPU, and its errors.</summary>
 public sealed class SearchCommandTests

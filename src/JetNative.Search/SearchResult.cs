@@ -1,4 +1,4 @@
-using JetNative.Accounting;
+using JetNative.Search.Accounting;
 
 namespace JetNative.Search;
 
@@ -10,7 +10,7 @@ public sealed record SearchResult
     public bool IsBase { get; init; }
     public long Parameters { get; init; }
     /// <summary>Cache of one sequence at the search's context, by part.</summary>
-    public CacheBreakdown Cache { get; init; }
+    public JetCacheBreakdown Cache { get; init; }
     /// <summary>Null when not measured (a dry run) or when measuring failed (<see cref="Error"/>).</summary>
     public Throughput? Throughput { get; init; }
     /// <summary>Why the candidate could not be built or measured (e.g. the engine does not support its dims).</summary>
