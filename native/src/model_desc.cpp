@@ -109,13 +109,15 @@ std::vector<int64_t> tensor_shape(const Config &c, Role r) {
 const std::vector<Role> &layer_roles(jet_layer_type t) {
     static const std::vector<Role> attn = {
         Role::Ln1,   Role::Ln2,       Role::MlpGate, Role::MlpUp,     Role::MlpDown,
-        Role::AttnQ, Role::AttnQBias, Role::AttnK,   Role::AttnKBias, Role::AttnV,
-        Role::AttnVBias, Role::AttnO};
+        Role::AttnQ, Role::AttnQBias, Role::AttnK,   Role::AttnKBias,
+        Role::AttnV, Role::AttnVBias, Role::AttnO,
+    };
     static const std::vector<Role> jet = {
-        Role::Ln1,     Role::Ln2,      Role::MlpGate,  Role::MlpUp,   Role::MlpDown,
-        Role::JetQ,    Role::JetK,     Role::JetV,     Role::JetA,    Role::JetB,
-        Role::JetALog, Role::JetDtBias, Role::JetG,    Role::JetONorm, Role::JetO,
-        Role::JetGenW1, Role::JetGenW2, Role::JetGenB2};
+        Role::Ln1,      Role::Ln2,       Role::MlpGate,  Role::MlpUp,    Role::MlpDown,
+        Role::JetQ,     Role::JetK,      Role::JetV,     Role::JetA,     Role::JetB,
+        Role::JetALog,  Role::JetDtBias, Role::JetG,     Role::JetONorm, Role::JetO,
+        Role::JetGenW1, Role::JetGenW2,  Role::JetGenB2,
+    };
     return t == JET_LAYER_JET ? jet : attn;
 }
 

@@ -11,7 +11,9 @@
 // residual stream is fp32; o_proj and down_proj accumulate into it through cuBLAS (beta = 1).
 // A session's cache (CudaCache) owns its state arena (KV of attention layers - linear for full
 // attention, a ring of `window` rows for sliding-window layers -, JetBlock recurrent and conv
-// states), its own CUDA stream, cuBLAS handle and workspace, and the CUDA graphs of its decode
+// states, shaped by model_desc.h's layer_cache_shape), its own CUDA stream, cuBLAS handle and
+// workspace, and the CUDA graphs of its decode steps (one per batch of sequence ids, replayed
+// while the batch stays the same).
 #pragma once
 
 #include <map>
