@@ -113,7 +113,7 @@ namespace JetNative.Interop
         /// </summary>
         public int DeviceIndex;
         /// <summary>
-        /// CPU threads; 0 = all cores (default)
+        /// CPU threads; 0 = the physical cores (default)
         /// </summary>
         public int NThreads;
         /// <summary>
