@@ -149,10 +149,14 @@ function Invoke-ManagedTests {
             '--logger', "trx;LogFileName=$trxName", '--logger', 'console;verbosity=minimal',
             '--results-directory', $ResultsDir, '-nologo')) -NoThrow
     if (-not (Test-Path $trx)) { Fail "dotnet test wrote no results file ($trx); exit code $code" }
-    $counters = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary.Counters
+    $run = ([xml](Get-Content -Raw $trx)).TestRun
+    $counters = $run.ResultSummary.Counters
     $passed = [int]$counters.passed
     $failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
-    $skipped = [int]$counters.notExecuted
+    # Skipped tests (xunit's Assert.Skip/SkipUnless) are results with outcome NotExecuted; the
+    # summary's notExecuted counter stays 0 for them, so count the results themselves.
+    $skipped = @($run.Results.UnitTestResult | Where-Object { $_.outcome -eq 'NotExecuted' }).Count
+    $skipped = [Math]::Max($skipped, [int]$counters.notExecuted)
     return [pscustomobject]@{ Passed = $passed; Failed = $failed; Skipped = $skipped; Ok = ($code -eq 0 -and $failed -eq 0) }
 }
 
