@@ -28,8 +28,9 @@ finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; 
 
 # zip_has PACKAGE ENTRY / zip_lacks PACKAGE PREFIX
 zip_list() { python3 -c 'import sys, zipfile; print("\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))' "$1"; }
-zip_has() { zip_list "$1" | grep -qxF "$2" || { echo "  $1 lacks $2" >&2; return 1; }; }
-zip_lacks() { ! zip_list "$1" | grep -q "^$2" || { echo "  $1 has $2*" >&2; return 1; }; }
+# (The listing is read whole first: `grep -q` closing the pipe early would fail it under pipefail.)
+zip_has() { local l; l=$(zip_list "$1") && grep -qxF "$2" <<<"$l" || { echo "  $1 lacks $2" >&2; return 1; }; }
+zip_lacks() { local l; l=$(zip_list "$1") && ! grep -q "^$2" <<<"$l" || { echo "  $1 has $2*" >&2; return 1; }; }
 nuspec_has() { zip_list "$1" >/dev/null && python3 - "$1" "$2" <<'PY' || { echo "  $1's nuspec lacks <$2>" >&2; return 1; }
 import re, sys, zipfile
 z = zipfile.ZipFile(sys.argv[1])
