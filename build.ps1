@@ -11,8 +11,10 @@
       managed      native, then build the .NET solution (library, CLI, tests)
       test         native + managed, run ctest and dotnet test; prints one final line
                    `N passed, N failed[, N skipped]` adding both suites; non-zero exit on any failure
-      pack         the JetNative NuGet package (libjet.so under runtimes/linux-x64/native) and the
-                   `jetnative` CLI as a dotnet tool package, into artifacts/
+      pack         NuGet packages into artifacts/packages: JetNative (managed only),
+                   JetNative.Runtime.Cpu (libjet.so under runtimes/linux-x64/native), with -Cuda
+                   also JetNative.Runtime.Cuda (a CUDA build in -CudaBuildDir), and the `jetnative`
+                   CLI as a dotnet tool package; .ci/package-test.sh tests them
       demo         run `jetnative generate "ROMEO:"` with the embedded demo model
 
 .EXAMPLE
@@ -27,8 +29,11 @@ param(
     [string] $Task = 'test',
     # CMake build folder for the engine (relative to the repository root, or absolute).
     [string] $BuildDir = $(if ($env:JET_BUILD_DIR) { $env:JET_BUILD_DIR } else { 'build' }),
-    # Build the CUDA backend (configuring fails when no CUDA toolchain is found).
+    # Build the CUDA backend (configuring fails when no CUDA toolchain is found). With pack: also
+    # build the CUDA library in -CudaBuildDir and pack JetNative.Runtime.Cuda from it.
     [switch] $Cuda,
+    # CMake build folder of the CUDA library that `pack -Cuda` packs.
+    [string] $CudaBuildDir = 'build-cuda',
     # Host compiler for nvcc (CUDA 11.8 on Debian bookworm needs g++-11).
     [string] $CudaHostCompiler = '',
     # Build the engine with AddressSanitizer + UndefinedBehaviorSanitizer.
@@ -48,13 +53,17 @@ $PSNativeCommandUseErrorActionPreference = $false  # exit codes are checked expl
 
 $Root = $PSScriptRoot
 if (-not [System.IO.Path]::IsPathRooted($BuildDir)) { $BuildDir = Join-Path $Root $BuildDir }
+if (-not [System.IO.Path]::IsPathRooted($CudaBuildDir)) { $CudaBuildDir = Join-Path $Root $CudaBuildDir }
 $NativeLibDir = Join-Path $BuildDir 'native'
 $NativeLib = Join-Path $NativeLibDir 'libjet.so'
 $ResultsDir = Join-Path $Root 'artifacts/test-results'
 $CliProject = Join-Path $Root 'src/JetNative.Cli/JetNative.Cli.csproj'
 $LibProject = Join-Path $Root 'src/JetNative/JetNative.csproj'
 $TestProject = Join-Path $Root 'tests/JetNative.Tests/JetNative.Tests.csproj'
+$RuntimeProject = Join-Path $Root 'packaging/JetNative.Runtime.csproj'
 $Solution = Join-Path $Root 'JetNative.sln'
+# One version for the engine and the packages (CMake reads the same file).
+$Version = (Get-Content -Raw (Join-Path $Root 'VERSION')).Trim()
 
 function Fail([string] $Message) {
     [Console]::Error.WriteLine("error: $Message")
@@ -83,17 +92,22 @@ function Require-Command([string] $Name, [string] $Hint) {
 # MSBuild properties shared by every dotnet invocation: where the CLI/tests find libjet.so.
 function MSBuildProps { @("-p:JetNativeDir=$NativeLibDir", '-nologo', '-v:q', '-clp:ErrorsOnly') }
 
-function Invoke-Native {
+function Invoke-Native([string] $Dir = $BuildDir, [bool] $WithCuda = [bool]$Cuda, [bool] $LibraryOnly = $false) {
     Require-Command cmake 'Install the dependencies first: .ci/install-deps.sh (or ./build.sh, which runs it).'
-    $cfg = @('-S', $Root, '-B', $BuildDir, '-DCMAKE_BUILD_TYPE=Release', '-DJET_BUILD_TESTS=ON')
-    $cfg += "-DJET_CUDA=$(if ($Cuda) { 'ON' } else { 'OFF' })"
+    # JET_BLAS_STATIC: OpenBLAS linked into libjet.so (Debian's libopenblas-dev ships libopenblas.a),
+    # so the packed library needs nothing beyond glibc and libstdc++.
+    $cfg = @('-S', $Root, '-B', $Dir, '-DCMAKE_BUILD_TYPE=Release', "-DJET_BUILD_TESTS=$(if ($LibraryOnly) { 'OFF' } else { 'ON' })", '-DJET_BLAS_STATIC=ON')
+    $cfg += "-DJET_CUDA=$(if ($WithCuda) { 'ON' } else { 'OFF' })"
     $cfg += "-DJET_SANITIZE=$(if ($Sanitize) { 'ON' } else { 'OFF' })"
-    if ($Cuda -and $CudaHostCompiler) { $cfg += "-DCMAKE_CUDA_HOST_COMPILER=$CudaHostCompiler" }
-    Step "native: configure ($BuildDir)"
+    if ($WithCuda -and $CudaHostCompiler) { $cfg += "-DCMAKE_CUDA_HOST_COMPILER=$CudaHostCompiler" }
+    Step "native: configure ($Dir)"
     Exec cmake $cfg | Out-Null
     Step "native: build (-j$Jobs)"
-    Exec cmake @('--build', $BuildDir, '-j', "$Jobs") | Out-Null
-    if (-not (Test-Path $NativeLib)) { Fail "the native build finished but $NativeLib is missing" }
+    $build = @('--build', $Dir, '-j', "$Jobs")
+    if ($LibraryOnly) { $build += @('--target', 'jet') }
+    Exec cmake $build | Out-Null
+    $lib = Join-Path $Dir 'native/libjet.so'
+    if (-not (Test-Path $lib)) { Fail "the native build finished but $lib is missing" }
 }
 
 function Invoke-Managed {
@@ -135,10 +149,14 @@ function Invoke-ManagedTests {
             '--logger', "trx;LogFileName=$trxName", '--logger', 'console;verbosity=minimal',
             '--results-directory', $ResultsDir, '-nologo')) -NoThrow
     if (-not (Test-Path $trx)) { Fail "dotnet test wrote no results file ($trx); exit code $code" }
-    $counters = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary.Counters
+    $run = ([xml](Get-Content -Raw $trx)).TestRun
+    $counters = $run.ResultSummary.Counters
     $passed = [int]$counters.passed
     $failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
-    $skipped = [int]$counters.notExecuted
+    # Skipped tests (xunit's Assert.Skip/SkipUnless) are results with outcome NotExecuted; the
+    # summary's notExecuted counter stays 0 for them, so count the results themselves.
+    $skipped = @($run.Results.UnitTestResult | Where-Object { $_.outcome -eq 'NotExecuted' }).Count
+    $skipped = [Math]::Max($skipped, [int]$counters.notExecuted)
     return [pscustomobject]@{ Passed = $passed; Failed = $failed; Skipped = $skipped; Ok = ($code -eq 0 -and $failed -eq 0) }
 }
 
@@ -157,31 +175,29 @@ function Write-Summary($Results) {
 function Invoke-Pack {
     $out = Join-Path $Root 'artifacts/packages'
     New-Item -ItemType Directory -Force $out | Out-Null
-    Step 'pack: JetNative library'
-    Exec dotnet (@('pack', $LibProject, '-c', $Configuration, '-o', $out) + (MSBuildProps)) | Out-Null
-    $nupkg = Get-ChildItem $out -Filter '*.nupkg' | Where-Object { $_.Name -match '^JetNative\.\d' } |
-        Sort-Object LastWriteTime | Select-Object -Last 1
-    if (-not $nupkg) { Fail "dotnet pack produced no JetNative package in $out" }
-    Add-NativeLibToPackage $nupkg.FullName
+    # Old packages of the same version would be restored instead of the new ones: start empty.
+    Get-ChildItem $out -Filter '*.nupkg' | Remove-Item -Force
+    Step 'pack: JetNative (managed library)'
+    Exec dotnet (@('pack', $LibProject, '-c', $Configuration, '-o', $out, '--no-build') + (MSBuildProps)) | Out-Null
+    Step 'pack: JetNative.Runtime.Cpu'
+    Exec dotnet (@('pack', $RuntimeProject, '-c', $Configuration, '-o', $out, '-p:JetRuntimeFlavor=Cpu',
+            "-p:JetNativeLib=$NativeLib") + (MSBuildProps)) | Out-Null
+    if ($Cuda) {
+        Step 'pack: JetNative.Runtime.Cuda'
+        Exec dotnet (@('pack', $RuntimeProject, '-c', $Configuration, '-o', $out, '-p:JetRuntimeFlavor=Cuda',
+                "-p:JetNativeLib=$(Join-Path $CudaBuildDir 'native/libjet.so')") + (MSBuildProps)) | Out-Null
+    } else {
+        Write-Host '  JetNative.Runtime.Cuda skipped (pack -Cuda builds and packs it)'
+    }
     Step 'pack: jetnative CLI (dotnet tool)'
     Exec dotnet (@('pack', $CliProject, '-c', $Configuration, '-o', $out) + (MSBuildProps)) | Out-Null
-    Get-ChildItem $out -Filter '*.nupkg' | ForEach-Object { Write-Host "  $($_.FullName)" }
-}
-
-# Puts libjet.so into the package at runtimes/linux-x64/native/ unless the library project already
-# did, so that a PackageReference resolves the engine with no further setup.
-function Add-NativeLibToPackage([string] $Package) {
-    Add-Type -AssemblyName System.IO.Compression
-    $entryName = 'runtimes/linux-x64/native/libjet.so'
-    $zip = [System.IO.Compression.ZipFile]::Open($Package, 'Update')
-    try {
-        if (-not $zip.GetEntry($entryName)) {
-            [System.IO.Compression.ZipFileExtensions]::CreateEntryFromFile($zip, $NativeLib, $entryName) | Out-Null
-        }
-    } finally { $zip.Dispose() }
-    $zip = [System.IO.Compression.ZipFile]::OpenRead($Package)
-    try { if (-not $zip.GetEntry($entryName)) { Fail "$Package lacks $entryName" } } finally { $zip.Dispose() }
-    Write-Host "  $Package has $entryName"
+    foreach ($id in @('JetNative', 'JetNative.Runtime.Cpu', 'JetNative.Cli')) {
+        $p = Join-Path $out "$id.$Version.nupkg"
+        if (-not (Test-Path $p)) { Fail "dotnet pack produced no $p" }
+    }
+    Get-ChildItem $out -Filter '*.nupkg' | ForEach-Object {
+        Write-Host ("  {0} ({1:N1} MiB)" -f $_.FullName, ($_.Length / 1MB))
+    }
 }
 
 function Invoke-Demo {
@@ -208,7 +224,11 @@ try {
             Write-Host "native: $($native.Passed) passed, $($native.Failed) failed, $($native.Skipped) skipped; managed: $($managed.Passed) passed, $($managed.Failed) failed, $($managed.Skipped) skipped"
             Write-Summary @($native, $managed)
         }
-        'pack' { Invoke-Native; Invoke-Managed; Invoke-Pack }
+        'pack' {
+            Invoke-Native -Dir $BuildDir -WithCuda $false
+            if ($Cuda) { Invoke-Native -Dir $CudaBuildDir -WithCuda $true -LibraryOnly $true }
+            Invoke-Managed; Invoke-Pack
+        }
         'demo' { Invoke-Native; Invoke-Managed; Invoke-Demo }
     }
 } finally {

@@ -47,7 +47,7 @@ internal unsafe struct NativeModelParams
     /// </summary>
     public int DeviceIndex;
     /// <summary>
-    /// CPU threads; 0 = all cores (default)
+    /// CPU threads; 0 = the physical cores (default)
     /// </summary>
     public int NThreads;
     /// <summary>

@@ -118,7 +118,7 @@ typedef struct jet_model_params {
     uint32_t size;              /* sizeof(jet_model_params)                               */
     int32_t device;             /* jet_device; default JET_DEVICE_CPU                     */
     int32_t device_index;       /* CUDA ordinal; default 0                                */
-    int32_t n_threads;          /* CPU threads; 0 = all cores (default)                   */
+    int32_t n_threads;          /* CPU threads; 0 = the physical cores (default)         */
     jet_progress_callback progress; /* load progress; may be NULL                         */
     void *progress_user_data;
 } jet_model_params;

@@ -15,7 +15,7 @@ internal sealed class ModelOptions
 
     public Option<int> Threads { get; } = new("--threads", "-t")
     {
-        Description = "CPU threads (0 = all cores)",
+        Description = "CPU threads (0 = the physical cores; more than the free cores slows decoding down)",
         DefaultValueFactory = _ => 0,
     };
 

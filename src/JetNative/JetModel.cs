@@ -152,7 +152,7 @@ public sealed class JetModel : IDisposable
     private static unsafe NativeModelParams ToNative(JetModelOptions o)
     {
         if (o.Threads < 0)
-            throw new ArgumentOutOfRangeException(nameof(o), o.Threads, "Threads must be >= 0 (0 = all cores)");
+            throw new ArgumentOutOfRangeException(nameof(o), o.Threads, "Threads must be >= 0 (0 = the physical cores)");
         NativeModelParams p;
         NativeMethods.jet_model_default_params(&p);
         p.Size = (uint)sizeof(NativeModelParams);

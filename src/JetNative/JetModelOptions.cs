@@ -9,7 +9,7 @@ public sealed record JetModelOptions
     /// <summary>CUDA device ordinal (default 0).</summary>
     public int DeviceIndex { get; init; }
 
-    /// <summary>CPU threads; 0 = all cores (default).</summary>
+    /// <summary>CPU threads; 0 (the default) = the physical cores this process may use, which is the fastest setting; more threads than free cores only slow decoding down, and requests above 4 per CPU are clamped with a warning.</summary>
     public int Threads { get; init; }
 
     /// <summary>
