@@ -4,7 +4,8 @@
 #   .ci/install-deps.sh --cuda   also the CUDA 11.8 toolkit and g++-11 (contrib/non-free)
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-pkgs=(cmake ninja-build g++ nlohmann-json3-dev libopenblas-dev libgtest-dev libbenchmark-dev python3-clang-14 libclang1-14 libclang-14-dev clang-14 libclang-rt-14-dev)
+pkgs=(cmake ninja-build g++ nlohmann-json3-dev libopenblas-dev libgtest-dev libbenchmark-dev python3-clang-14 libclang1-14 libclang-14-dev clang-14 libclang-rt-14-dev
+      chromium chromium-driver) # the chat page's browser test (Selenium drives Debian's chromium)
 if [ "${1:-}" = "--cuda" ]; then
   if [ ! -f /etc/apt/sources.list.d/jetnative-nonfree.sources ]; then
     $SUDO tee /etc/apt/sources.list.d/jetnative-nonfree.sources >/dev/null <<'SRC'

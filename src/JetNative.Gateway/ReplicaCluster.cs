@@ -36,6 +36,9 @@ public static class ReplicaCluster
             LoadBalancingPolicy = LoadBalancingPolicies.LeastRequests,
             HealthCheck = new HealthCheckConfig
             {
+                // YARP's default (HealthyOrPanic) sends traffic to every replica when none is healthy;
+                // the gateway answers 503 instead, at once.
+                AvailableDestinationsPolicy = HealthCheckConstants.AvailableDestinations.HealthyAndUnknown,
                 Active = new ActiveHealthCheckConfig
                 {
                     Enabled = true,
