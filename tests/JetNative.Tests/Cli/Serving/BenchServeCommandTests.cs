@@ -135,7 +135,9 @@ public sealed class BenchServeCommandTests : IAsyncLifetime
         // bench's own validation still runs (before any model is loaded).
         (await CliRunner.RunAsync("bench", "-p", "0", "-n", "0")).AssertError(2, "nothing to measure");
         // bench's options are not serve's.
-        (await CliRunner.RunAsync("bench", "serve", "-p", "5")).AssertError(2, "-p");
+        CliResult wrong = await CliRunner.RunAsync("bench", "serve", "-p", "5");
+        wrong.AssertError(2, "-p");
+        Assert.Contains("(see 'jetnative bench serve --help')", wrong.Error, StringComparison.Ordinal);
     }
 
     [Fact]
