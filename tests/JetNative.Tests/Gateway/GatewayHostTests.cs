@@ -124,6 +124,21 @@ public sealed class GatewayHostTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_client_that_goes_away_is_seen_by_the_replica()
+    {
+        await using GatewayHost gateway = await StartGatewayAsync(TwoReplicas(healthSeconds: 5) with { Replicas = [_a.Address] });
+        _a.Gate = new TaskCompletionSource();
+        using (var request = new HttpRequestMessage(HttpMethod.Post, new Uri(gateway.Address, "/v1/completions")) { Content = CompletionBody(5) })
+        using (HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, TestContext.Current.CancellationToken))
+        {
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(TestContext.Current.CancellationToken));
+            Assert.StartsWith("data: ", await reader.ReadLineAsync(TestContext.Current.CancellationToken));
+        } // disposing the response mid-stream closes the client's connection
+        await Poll.UntilAsync(() => Volatile.Read(ref _a.Disconnects) == 1, "the replica's stream is cancelled");
+        await Poll.UntilAsync(() => gateway.Replicas.Single().ActiveRequests == 0, "the gateway has no request in flight");
+    }
+
+    [Fact]
     public async Task No_healthy_replica_gives_503_with_an_openai_error()
     {
         _a.Healthy = _b.Healthy = false;

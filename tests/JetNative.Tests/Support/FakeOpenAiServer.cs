@@ -46,6 +46,9 @@ internal sealed class FakeOpenAiServer : IAsyncDisposable
     /// <summary>The words a chat answer streams, one per chunk, cycling to max_tokens (default: name + index).</summary>
     public string[]? ChatWords { get; set; }
 
+    /// <summary>When set, completion/chat request number n (1-based) for which it returns true gets a 500 OpenAI error.</summary>
+    public Func<int, bool>? FailRequest { get; set; }
+
     /// <summary>Completion and chat requests received.</summary>
     public int Completions => Volatile.Read(ref _completions);
 
@@ -86,7 +89,7 @@ internal sealed class FakeOpenAiServer : IAsyncDisposable
 
     private async Task CompleteAsync(HttpContext context, bool chat)
     {
-        Interlocked.Increment(ref _completions);
+        int number = Interlocked.Increment(ref _completions);
         int now = Interlocked.Increment(ref _inFlight);
         for (int seen = Volatile.Read(ref _maxInFlight); now > seen; seen = Volatile.Read(ref _maxInFlight))
             Interlocked.CompareExchange(ref _maxInFlight, now, seen);
@@ -100,6 +103,11 @@ internal sealed class FakeOpenAiServer : IAsyncDisposable
             }
             Bodies.Enqueue(body);
             Authorizations.Enqueue(context.Request.Headers.Authorization.ToString());
+            if (FailRequest?.Invoke(number) == true)
+            {
+                await Error(context, 500, $"request {number} failed on purpose");
+                return;
+            }
             int maxTokens = body["max_tokens"]?.GetValue<int>() ?? 16;
             if (maxTokens is < 1 or > MaxTokensLimit)
             {

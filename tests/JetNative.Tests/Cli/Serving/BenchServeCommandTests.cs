@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using JetNative.Cli.Commands;
+using JetNative.Gateway;
 using JetNative.Tests.Support;
 using Xunit;
 
@@ -79,6 +80,44 @@ public sealed class BenchServeCommandTests : IAsyncLifetime
         JsonObject body = _server.Bodies.Last();
         Assert.Equal("tell me a story", body["messages"]![0]!["content"]!.GetValue<string>());
         Assert.Null(body["ignore_eos"]);
+    }
+
+    [Fact]
+    public async Task Failed_requests_are_counted_left_out_and_reported()
+    {
+        _server.FailRequest = n => n % 3 == 0; // request 1 is the untimed test request: 2, 5, 8 of the timed 9 fail
+        CliResult r = await CliRunner.RunAsync("bench", "serve", "--base-url", _server.Address.AbsoluteUri, "--num-prompts", "9",
+            "--input-len", "8", "--output-len", "4", "--max-concurrency", "1");
+        r.AssertOk();
+        Assert.Matches(@"\| successful requests\s+\|\s+6 \|", r.Out);
+        Assert.Matches(@"\| failed requests\s+\|\s+3 \|", r.Out);
+        Assert.Matches(@"\| total generated tokens\s+\|\s+24 \|", r.Out);
+        Assert.Contains("warning: 3 of 9 requests failed; the first: HTTP 500", r.Error, StringComparison.Ordinal);
+        Assert.Contains("failed on purpose", r.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task When_every_timed_request_fails_the_command_fails()
+    {
+        _server.FailRequest = n => n > 1;
+        CliResult r = await CliRunner.RunAsync("bench", "serve", "--base-url", _server.Address.AbsoluteUri, "--num-prompts", "3", "--input-len", "8", "--output-len", "2");
+        r.AssertError(1, "all 3 requests failed; the first: HTTP 500");
+    }
+
+    [Fact]
+    public async Task Bench_serve_through_the_gateway_reaches_both_replicas()
+    {
+        await using FakeOpenAiServer other = await FakeOpenAiServer.StartAsync("t");
+        _server.ChunkDelay = other.ChunkDelay = TimeSpan.FromMilliseconds(10);
+        await using GatewayHost gateway = GatewayHost.Create(new GatewayOptions { Port = 0, Replicas = [_server.Address, other.Address] }, logging => { });
+        await gateway.StartAsync(TestContext.Current.CancellationToken);
+
+        CliResult r = await CliRunner.RunAsync("bench", "serve", "--base-url", gateway.Address.AbsoluteUri, "--num-prompts", "16",
+            "--input-len", "16", "--output-len", "8", "--max-concurrency", "8");
+        r.AssertOk();
+        Assert.Matches(@"\| successful requests\s+\|\s+16 \|", r.Out);
+        Assert.Equal(17, _server.Completions + other.Completions);
+        Assert.True(_server.Completions >= 3 && other.Completions >= 3, $"replicas got {_server.Completions} and {other.Completions}");
     }
 
     [Fact]
