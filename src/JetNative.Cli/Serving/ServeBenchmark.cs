@@ -64,6 +64,10 @@ internal static class ServeBenchmark
         HttpResponseMessage response;
         try { response = await http.SendAsync(request, timeout.Token); }
         catch (HttpRequestException e) { throw new IOException($"GET {url} failed: {e.Message}", e); }
+        catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            throw new IOException($"GET {url} timed out after {settings.Timeout.TotalSeconds:0.#} s", e);
+        }
         using (response)
         {
             if (!response.IsSuccessStatusCode)

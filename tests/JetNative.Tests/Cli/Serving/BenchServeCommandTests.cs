@@ -121,6 +121,16 @@ public sealed class BenchServeCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_stream_that_stalls_beyond_the_timeout_fails()
+    {
+        _server.Gate = new TaskCompletionSource(); // never released: every stream stalls after its first chunk
+        CliResult r = await CliRunner.RunAsync("bench", "serve", "--base-url", _server.Address.AbsoluteUri, "--model", "fake-model",
+            "--num-prompts", "2", "--input-len", "8", "--output-len", "4", "--timeout", "0.3");
+        r.AssertError(1, "timed out after 0.3 s");
+        Assert.Contains("the test request", r.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_server_that_is_not_there_is_one_error_line()
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
