@@ -14,16 +14,11 @@ namespace JetNative.Tests.WebUi;
 /// Selenium) against the fake OpenAI-style server: a prompt streams its answer (the first chunk is
 /// on the page while the server still holds the rest), tok/s and TTFT show, the conversation is
 /// kept, the API key goes out as a Bearer header, Stop aborts. Skipped when chromium or
-/// chromedriver is not installed (.ci/install-deps.sh installs both).
+/// chromedriver is not installed (.ci/install-deps.sh installs both). One browser serves the class.
 /// </summary>
-public sealed class ChatPageBrowserTests : IAsyncLifetime
+public sealed class ChatPageBrowserTests(ChromiumBrowser browser) : IClassFixture<ChromiumBrowser>, IAsyncLifetime
 {
-    private const string Chromium = "/usr/bin/chromium";
-    private const string ChromeDriverFolder = "/usr/bin";
-    private const string ChromeDriverName = "chromedriver";
     private FakeOpenAiServer _server = null!;
-    private ChromeDriver? _driver;
-    private string? _profile;
 
     public async ValueTask InitializeAsync()
     {
@@ -32,31 +27,14 @@ public sealed class ChatPageBrowserTests : IAsyncLifetime
         _server.ChunkDelay = TimeSpan.FromMilliseconds(10);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _driver?.Quit();
-        _driver?.Dispose();
-        if (_profile is not null) try { Directory.Delete(_profile, recursive: true); } catch (IOException) { }
-        await _server.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 
-    private ChromeDriver StartBrowser()
+    /// <summary>The shared browser on a fresh copy of the page (a new server each test, so a new origin and empty storage).</summary>
+    private ChromeDriver OpenPage()
     {
-        string driverPath = Path.Combine(ChromeDriverFolder, ChromeDriverName);
-        if (!File.Exists(Chromium) || !File.Exists(driverPath))
-            Assert.Skip($"needs {Chromium} and {driverPath} (Debian packages chromium and chromium-driver; .ci/install-deps.sh installs them)");
-        _profile = Directory.CreateTempSubdirectory("jet-chromium-").FullName;
-        // The driver's path is given, so Selenium Manager never runs (no download, no network).
-        ChromeDriverService service = ChromeDriverService.CreateDefaultService(ChromeDriverFolder, ChromeDriverName);
-        service.SuppressInitialDiagnosticInformation = true;
-        service.HideCommandPromptWindow = true;
-        var options = new ChromeOptions { BinaryLocation = Chromium };
-        options.AddArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-            "--window-size=1200,900", $"--user-data-dir={_profile}");
-        _driver = new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
-        _driver.Manage().Timeouts().PageLoad = TimeSpan.FromSeconds(30);
-        return _driver;
+        ChromeDriver driver = browser.Driver;
+        driver.Navigate().GoToUrl(_server.Address);
+        return driver;
     }
 
     private static WebDriverWait Wait(IWebDriver driver, double seconds = 20) => new(driver, TimeSpan.FromSeconds(seconds))
@@ -69,8 +47,7 @@ public sealed class ChatPageBrowserTests : IAsyncLifetime
     [Fact]
     public void A_prompt_streams_its_answer_with_tok_s_and_the_conversation_is_kept()
     {
-        ChromeDriver driver = StartBrowser();
-        driver.Navigate().GoToUrl(_server.Address);
+        ChromeDriver driver = OpenPage();
         Assert.Equal("JetNative chat", driver.Title);
         Wait(driver).Until(d => d.FindElement(By.Id("model")).GetAttribute("value") == FakeOpenAiServer.ModelId);
 
@@ -118,8 +95,7 @@ public sealed class ChatPageBrowserTests : IAsyncLifetime
     [Fact]
     public async Task Stop_aborts_the_stream()
     {
-        ChromeDriver driver = StartBrowser();
-        driver.Navigate().GoToUrl(_server.Address);
+        ChromeDriver driver = OpenPage();
         _server.Gate = new TaskCompletionSource();
         driver.FindElement(By.Id("prompt")).SendKeys("Talk forever");
         driver.FindElement(By.Id("send")).Click();
@@ -135,8 +111,7 @@ public sealed class ChatPageBrowserTests : IAsyncLifetime
     [Fact]
     public void A_server_error_is_shown()
     {
-        ChromeDriver driver = StartBrowser();
-        driver.Navigate().GoToUrl(_server.Address);
+        ChromeDriver driver = OpenPage();
         ((IJavaScriptExecutor)driver).ExecuteScript("document.getElementById('max-tokens').value = '100000'");
         driver.FindElement(By.Id("prompt")).SendKeys("Too long");
         driver.FindElement(By.Id("send")).Click();
