@@ -8,7 +8,8 @@
 # JET_APT_SOURCES (tests): the sources files to edit instead of the machine's.
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-pkgs=(cmake ninja-build g++ nlohmann-json3-dev libopenblas-dev libgtest-dev libbenchmark-dev python3-clang-14 libclang1-14 libclang-14-dev clang-14 libclang-rt-14-dev)
+pkgs=(cmake ninja-build g++ nlohmann-json3-dev libopenblas-dev libgtest-dev libbenchmark-dev python3-clang-14 libclang1-14 libclang-14-dev clang-14 libclang-rt-14-dev
+      chromium chromium-driver) # the chat page's browser test (Selenium drives Debian's chromium)
 cuda_pkgs=(nvidia-cuda-toolkit g++-11)
 
 # add_components FILE: appends contrib and non-free to every source of FILE that has main

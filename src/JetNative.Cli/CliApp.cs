@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Text.Json;
 using JetNative.Cli.Commands;
 
@@ -22,6 +23,7 @@ internal static class CliApp
             BenchCommand.Create(io),
             SearchCommand.Create(io),
             RandomCheckpointCommand.Create(io),
+            GatewayCommand.Create(io),
         };
         return root;
     }
@@ -32,7 +34,10 @@ internal static class CliApp
         ParseResult result = root.Parse(args);
         if (result.Errors.Count > 0)
         {
-            string command = result.CommandResult.Command is RootCommand ? "jetnative" : $"jetnative {result.CommandResult.Command.Name}";
+            var names = new List<string>(); // the full path, e.g. "jetnative bench serve"
+            for (SymbolResult? r = result.CommandResult; r is CommandResult c; r = c.Parent)
+                names.Insert(0, c.Command is RootCommand ? "jetnative" : c.Command.Name);
+            string command = string.Join(' ', names);
             io.Error.WriteLine($"error: {result.Errors[0].Message} (see '{command} --help')");
             return ExitCodes.Usage;
         }

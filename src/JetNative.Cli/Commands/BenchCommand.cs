@@ -24,6 +24,7 @@ internal static class BenchCommand
         var model = new ModelOptions();
         var command = new Command("bench", "Measure prefill and decode speed (llama-bench style table)") { prompt, gen, depth, reps, batch, config };
         model.AddTo(command, context: false); // the tests size the context
+        command.Add(BenchServeCommand.Create(io)); // `bench serve`: a subcommand; bench's own options are unchanged
 
         command.SetAction(async (result, ct) =>
         {
