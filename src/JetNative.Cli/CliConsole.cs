@@ -9,13 +9,17 @@ internal sealed class CliConsole
 {
     public CliConsole(TextWriter output, TextWriter error, TextReader input, bool errorIsTerminal = false)
     {
-        Out = output;
+        Out = output as ClosedPipeWriter ?? new ClosedPipeWriter(output);
         Error = error;
         In = input;
         ErrorIsTerminal = errorIsTerminal;
     }
 
-    public TextWriter Out { get; }
+    /// <summary>Stdout; writes after its reader left are dropped (<see cref="OutputClosed"/>).</summary>
+    public ClosedPipeWriter Out { get; }
+
+    /// <summary>True once stdout's reader left (a closed pipe): stop producing output, exit quietly.</summary>
+    public bool OutputClosed => Out.Closed;
     public TextWriter Error { get; }
     public TextReader In { get; }
 

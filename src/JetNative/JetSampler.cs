@@ -21,7 +21,7 @@ public sealed class JetSampler : IDisposable
         }
     }
 
-    /// <summary>The options it was made with.</summary>
+    /// <summary>The options it was made with (a null seed was drawn at random when it was created).</summary>
     public JetSamplingOptions Options { get; }
 
     internal static unsafe NativeSamplerParams ToNative(JetSamplingOptions o)
@@ -35,7 +35,7 @@ public sealed class JetSampler : IDisposable
         p.MinP = o.MinP;
         p.RepeatPenalty = o.RepeatPenalty;
         p.RepeatLastN = o.RepeatLastN;
-        p.Seed = o.Seed;
+        p.Seed = o.Seed ?? JetSamplingOptions.RandomSeed();
         p.VocabLimit = o.VocabLimit;
         return p;
     }
