@@ -216,10 +216,12 @@ def emit_types(m):
     out = [HEADER_NOTE, "#nullable enable\n",
            "using System.Runtime.InteropServices;\n\n", "namespace JetNative\n{\n"]
     for c, name, members in m.enums:
-        out.append(doc(c, 4))
+        # Public enums: every type and member gets an XML doc (CS1591 is an error in the library),
+        # from jet.h's comment (a member's trailing one), else naming the C constant.
+        out.append(doc(c, 4) or f"    /// <summary>The C enum <c>{c.spelling}</c> of jet.h.</summary>\n")
         out.append(f"    public enum {name}\n    {{\n")
         for e, member in members:
-            out.append(doc(e, 8))
+            out.append(doc(e, 8) or f"        /// <summary><c>{e.spelling}</c> of jet.h.</summary>\n")
             out.append(f"        {member} = {e.enum_value},\n")
         out.append("    }\n\n")
     out[-1] = out[-1].rstrip("\n") + "\n"
