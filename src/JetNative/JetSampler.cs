@@ -10,6 +10,7 @@ public sealed class JetSampler : IDisposable
 {
     internal readonly JetSamplerHandle Handle;
 
+    /// <summary>A sampler with <paramref name="options"/> (default: llama.cpp's defaults, a random seed).</summary>
     public JetSampler(JetSamplingOptions? options = null)
     {
         Options = options ?? new JetSamplingOptions();
@@ -78,5 +79,6 @@ public sealed class JetSampler : IDisposable
     /// <summary>Clears the history and reseeds the RNG.</summary>
     public void Reset() => JetException.Check(NativeMethods.jet_sampler_reset(Handle));
 
+    /// <summary>Frees the native sampler.</summary>
     public void Dispose() => Handle.Dispose();
 }

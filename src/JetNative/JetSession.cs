@@ -542,6 +542,7 @@ public sealed class JetSession : IDisposable
         call.Check(NativeMethods.jet_session_copy_seq(Handle, source, destination));
     }
 
+    /// <summary>Frees the session's cache (the model stays alive while other sessions use it).</summary>
     public void Dispose() => Handle.Dispose();
 
     // ---------------------------------------------------------------- plumbing
@@ -612,6 +613,7 @@ public sealed class JetSession : IDisposable
             throw new JetException(status, message.Length > 0 ? message : $"native call failed with {JetException.StatusName(status)}");
         }
 
+        /// <summary>Frees the session's cache (the model stays alive while other sessions use it).</summary>
         public void Dispose()
         {
             _gc.Free();

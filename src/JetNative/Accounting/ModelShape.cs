@@ -11,14 +11,21 @@ namespace JetNative.Accounting;
 /// </summary>
 public sealed record ModelShape
 {
+    /// <summary>Rows of the embedding and the LM head (vocab_size).</summary>
     public int VocabSize { get; init; }
+    /// <summary>Width of the residual stream (hidden_size).</summary>
     public int HiddenSize { get; init; }
+    /// <summary>Width of the MLP (intermediate_size).</summary>
     public int IntermediateSize { get; init; }
+    /// <summary>True when the LM head shares the embedding matrix (tie_word_embeddings).</summary>
     public bool TieWordEmbeddings { get; init; }
+    /// <summary>Longest context the model supports (max_position_embeddings).</summary>
     public int MaxPositionEmbeddings { get; init; }
     /// <summary>The mixer of each layer, in order.</summary>
     public IReadOnlyList<JetLayerType> Layers { get; init; } = [];
+    /// <summary>Query heads of the attention layers.</summary>
     public int NumAttentionHeads { get; init; }
+    /// <summary>Key/value heads of the attention layers (grouped-query attention).</summary>
     public int NumKeyValueHeads { get; init; }
     /// <summary>Attention head dim: hidden_size / num_attention_heads.</summary>
     public int HeadDim { get; init; }
@@ -35,8 +42,11 @@ public sealed record ModelShape
     /// <summary>dconv_generator_reduction: the kernel generator's hidden width is H*dV / this.</summary>
     public int JetGeneratorReduction { get; init; }
 
+    /// <summary>Layers with full causal attention.</summary>
     public int AttentionLayerCount => Layers.Count(t => t == JetLayerType.Attn);
+    /// <summary>Layers with sliding-window attention.</summary>
     public int SlidingWindowLayerCount => Layers.Count(t => t == JetLayerType.Swa);
+    /// <summary>JetBlock layers.</summary>
     public int JetLayerCount => Layers.Count(t => t == JetLayerType.Jet);
 
     /// <summary>The JetBlock's (dK, dV, H).</summary>

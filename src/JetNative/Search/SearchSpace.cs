@@ -7,10 +7,15 @@ namespace JetNative.Search;
 /// </summary>
 public sealed record SearchSpace
 {
+    /// <summary>JetBlock head counts to try.</summary>
     public IReadOnlyList<int> Heads { get; init; } = [4, 6, 8, 12, 16, 24];
+    /// <summary>Key dims per head to try.</summary>
     public IReadOnlyList<int> KeyDims { get; init; } = [64, 96, 128, 192, 256];
+    /// <summary>Value dims are multiples of this.</summary>
     public int ValueDimStep { get; init; } = 16;
+    /// <summary>Smallest value dim per head.</summary>
     public int MinValueDim { get; init; } = 32;
+    /// <summary>Largest value dim per head.</summary>
     public int MaxValueDim { get; init; } = 1024;
 
     internal void Validate()
