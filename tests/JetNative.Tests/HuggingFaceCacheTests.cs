@@ -65,7 +65,7 @@ public sealed class HuggingFaceCacheTests
     }
 
     [Theory]
-    [InlineData("./models/jetnative-demo")]
+    [InlineData("./models/no-such-jet-model")]
     [InlineData("../models/jetnative-demo")]
     [InlineData("~/no-such-jet-model-folder")]
     [InlineData("a/b/c")]

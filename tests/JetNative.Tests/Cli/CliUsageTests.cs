@@ -36,7 +36,7 @@ public sealed class CliUsageTests
         foreach (string command in new[] { "generate", "chat" })
         {
             var r = await CliRunner.RunAsync(command, "--help");
-            Assert.Matches(@"-c, --ctx-size\s+Context size in tokens \(0 = the model's maximum, at most 4096\)", r.Out);
+            Assert.Matches(@"-c, --ctx-size <ctx-size>\s+Context size in tokens \(0 = the model's maximum, at most 4096\)", r.Out);
         }
         JetModel demo = Support.TestModels.Get("demo");
         Assert.Equal(Math.Min(demo.Info.MaxPositionEmbeddings, 4096), JetNative.Cli.ModelLoader.Context(demo, 0));
