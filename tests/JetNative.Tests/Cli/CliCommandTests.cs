@@ -363,6 +363,52 @@ public sealed class CliCommandTests
         Assert.Single(Regex.Matches(error2.ToString(), "prefill: "));  // the first answer found stdout gone: no more turns
     }
 
+    [Fact]
+    public async Task TheRealProcessStopsAtAClosedPipeAndAClosedStdin()
+    {
+        CliRunner.RequireDemoModel();
+        Assert.SkipUnless(OperatingSystem.IsLinux() && File.Exists("/bin/sh"), "needs /bin/sh");
+        string cli = $"'{Environment.ProcessPath}' '{typeof(JetNative.Cli.CliApp).Assembly.Location}'";
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) != "dotnet")
+            cli = $"dotnet '{typeof(JetNative.Cli.CliApp).Assembly.Location}'";
+        // The process's own stdout (not a test writer): .NET's console stream would drop EPIPE silently.
+        (int code, string output, string error) = await Shell($"({cli} generate ROMEO: -n 100000 -c 4096 -s 1 -t 2; echo \"rc=$?\" >&2) | head -c 10");
+        Assert.True(code == 0, error);
+        Assert.Contains("rc=0", error);
+        Assert.Equal(10, output.Length);
+        Assert.Contains("end: output closed", error);
+        // Stdin closed at launch: chat leaves at once, and -f - reads an empty prompt.
+        (code, _, error) = await Shell($"{cli} chat -n 2 -t 2 <&-");
+        Assert.True(code == 0, error);
+        (code, _, error) = await Shell($"{cli} generate -f - -n 2 -t 2 <&-");
+        Assert.Equal(2, code);
+        Assert.Contains("error: the prompt is empty", error);
+    }
+
+    private static async Task<(int Code, string Out, string Error)> Shell(string command)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("/bin/sh", ["-c", command])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        process.StandardInput.Close();
+        Task<string> output = process.StandardOutput.ReadToEndAsync(Ct);
+        Task<string> error = process.StandardError.ReadToEndAsync(Ct);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(120));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"'{command}' ran for more than 120 s (a hang)");
+        }
+        return (process.ExitCode, await output, await error);
+    }
+
     /// <summary>Stdout whose reader left after <c>afterLength</c> characters: later writes throw IOException (EPIPE).</summary>
     private sealed class BrokenPipeWriter(int afterLength) : StringWriter
     {
