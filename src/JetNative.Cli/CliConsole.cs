@@ -28,18 +28,41 @@ internal sealed class CliConsole
 
     /// <summary>
     /// The process's streams. Stdout is written through its file descriptor (not .NET's console
-    /// stream, which drops EPIPE silently), so a closed pipe surfaces as an IOException that
+    /// stream, which drops EPIPE silently) when it is a pipe or a socket, so a closed pipe surfaces as an IOException that
     /// <see cref="ClosedPipeWriter"/> turns into <see cref="OutputClosed"/>. A stdin that was closed
     /// at launch reads as empty.
     /// </summary>
     public static CliConsole FromSystem()
     {
-        Stream stdoutStream = OperatingSystem.IsLinux()
+        Stream stdoutStream = StdoutIsPipe()
             ? new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0)
             : Console.OpenStandardOutput();
         var stdout = new StreamWriter(stdoutStream) { AutoFlush = true };
         TextReader stdin = StdinWasClosed() ? TextReader.Null : Console.In;
         return new CliConsole(stdout, Console.Error, stdin, !Console.IsErrorRedirected);
+    }
+
+    /// <summary>
+    /// True when stdout is a pipe or a socket (Linux): only those can lose their reader, and only
+    /// for those is a FileStream right (a regular file would be written with pwrite at the
+    /// stream's own offset, not the descriptor's, overwriting what a shell appends after us).
+    /// </summary>
+    private static bool StdoutIsPipe()
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        try
+        {
+            string? target = new FileInfo("/proc/self/fd/1").LinkTarget;
+            return target is not null && (target.StartsWith("pipe:", StringComparison.Ordinal) || target.StartsWith("socket:", StringComparison.Ordinal));
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>

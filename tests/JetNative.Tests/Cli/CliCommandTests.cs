@@ -377,6 +377,14 @@ public sealed class CliCommandTests
         Assert.Contains("rc=0", error);
         Assert.Equal(10, output.Length);
         Assert.Contains("end: output closed", error);
+        // Stdout a regular file shared with the shell: what the shell writes after us is appended.
+        using var temp = new TempFolder();
+        string file = temp.FilePath("out.txt");
+        (code, _, error) = await Shell($"(echo first; {cli} generate hi -n 3 -s 1 -t 2; echo last) > '{file}'");
+        Assert.True(code == 0, error);
+        string written = File.ReadAllText(file);
+        Assert.StartsWith("first\nhi", written);
+        Assert.EndsWith("\nlast\n", written);
         // Stdin closed at launch: chat leaves at once, and -f - reads an empty prompt.
         (code, _, error) = await Shell($"{cli} chat -n 2 -t 2 <&-");
         Assert.True(code == 0, error);
