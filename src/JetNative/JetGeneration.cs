@@ -13,13 +13,25 @@ namespace JetNative;
 /// <para>It never calls the engine, so any loop can drive it: <see cref="JetSession.Generate"/> is
 /// the single-sequence driver over the engine's sampling calls; a batched server keeps one state per
 /// sequence and feeds each the id that <see cref="JetSession.DecodeSample(ReadOnlySpan{int}, ReadOnlySpan{int}, Span{int}, Span{float}, CancellationToken)"/>
-/// returned for it. The driver's loop, for a sequence that holds the prompt and the logits of its last token:</para>
+/// returned for it. A driver's loop for one sequence <c>seq</c> (what <see cref="JetSession.Generate"/> does):</para>
 /// <code>
+/// session.SetSampling(options.Sampling, seq);                 // a null seed draws a random one
+/// session.Prefill(prompt, seq, JetLogitsMode.None, default);
 /// var g = new JetGeneration(model, options, room: session.Context - session.GetPosition(seq));
-/// if (!g.IsFinished) { emit(g.Append(session.SampleNext(seq, out float lp), lp)); }
-/// while (!g.IsFinished) { emit(g.Append(session.DecodeSample(g.LastToken, seq), ...)); }
-/// // optionally: session.Decode(g.LastToken, seq) so the sequence also holds the last token
+/// if (!g.IsFinished)
+///     emit(g.Append(session.SampleNext(seq, out float lp), lp));   // the first token, from the prefill's logits
+/// Span&lt;int&gt; next = stackalloc int[1]; Span&lt;float&gt; lps = stackalloc float[1];
+/// while (!g.IsFinished)
+/// {
+///     session.DecodeSample([seq], [g.LastToken], next, lps);      // appends the last token, samples the next
+///     emit(g.Append(next[0], lps[0]));
+/// }
+/// if (g.Count > 0) session.Decode(g.LastToken, seq);  // optional: the sequence then holds every generated token
 /// </code>
+/// <para>With room = context - position, every generated token fits into the sequence, so that last
+/// decode never overflows. A batched loop does the same for many sequences, one state each, with
+/// one <c>DecodeSample</c> call for all the running ones; a sequence leaves the batch when its state
+/// finishes.</para>
 /// <para>Not thread-safe: one driver at a time.</para>
 /// </remarks>
 public sealed class JetGeneration
