@@ -72,9 +72,9 @@ public static partial class HuggingFaceCache
     /// <summary>
     /// A model folder for <paramref name="pathOrRepoId"/>: an existing folder as is (a leading ~ is
     /// the home folder); a repo id ("org/name[@revision]") from the cache. Throws JetException (Io)
-    /// when the argument looks like a path (starts with ., ~ or a separator, has more than two
-    /// parts, or its first part exists here) and the folder does not exist, saying where it looked;
-    /// and for a repo id that is not in the cache, listing where it looked.
+    /// when the argument looks like a path (not "org/name", or "org/name" whose "org" exists here)
+    /// and no such folder (or cached repo) exists, saying the folder does not exist and where it
+    /// looked; and for a repo id that is not in the cache, listing where it looked.
     /// </summary>
     public static string ResolveModelFolder(string pathOrRepoId) => ResolveModelFolder(pathOrRepoId, CacheDirectory);
 
@@ -84,11 +84,16 @@ public static partial class HuggingFaceCache
         string expanded = ExpandHome(pathOrRepoId);
         if (Directory.Exists(expanded))
             return expanded;
-        if (LooksLikePath(pathOrRepoId) || !LooksLikeRepoId(pathOrRepoId))
+        if (!LooksLikeRepoId(pathOrRepoId))
             throw new JetException(JetStatus.Io, MissingFolderMessage(pathOrRepoId, expanded));
+        // "org/name" is a repo id unless its first part exists here ("models/jetnative-demo" run
+        // from a folder with models/): then a cached repo of that name still wins, else it is a
+        // folder that does not exist.
         string? found = TryFind(pathOrRepoId, cacheDirectory, out IReadOnlyList<string> looked);
         if (found is not null)
             return found;
+        if (LooksLikePath(pathOrRepoId))
+            throw new JetException(JetStatus.Io, MissingFolderMessage(pathOrRepoId, expanded));
         throw new JetException(JetStatus.Io,
             $"model '{pathOrRepoId}' is neither a folder nor in the Hugging Face cache (no download is done); looked at: " +
             string.Join(", ", new[] { Path.GetFullPath(pathOrRepoId) }.Concat(looked)) +

@@ -91,6 +91,10 @@ public sealed class HuggingFaceCacheTests
             var e = Assert.Throws<JetException>(() => JetModel.Load(path));
             Assert.Contains($"the model folder '{path}' does not exist: looked at {Path.GetFullPath(path)}", e.Message);
             Assert.Contains($"the deepest part that exists is {Path.GetFullPath(first)}", e.Message);
+            // A cached repo of that name still wins over the missing folder.
+            using var cache = new Support.TempFolder();
+            string snapshot = MakeSnapshot(cache.Path, path, "cccc");
+            Assert.Equal(snapshot, HuggingFaceCache.ResolveModelFolder(path, cache.Path));
         }
         finally
         {
