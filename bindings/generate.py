@@ -217,10 +217,12 @@ def emit_methods(m):
 def emit_enums(m):
     out = [HEADER_NOTE, "#nullable enable\n", "namespace JetNative;\n"]
     for c, name, members in m.enums:
-        out.append("\n" + doc(c, 0))
+        # Public enums: every type and member gets an XML doc (CS1591 is an error in the library),
+        # from jet.h's comment (a member's trailing one), else naming the C constant.
+        out.append("\n" + (doc(c, 0) or f"/// <summary>The C enum <c>{c.spelling}</c> of jet.h.</summary>\n"))
         out.append(f"public enum {name}\n{{\n")
         for e, member in members:
-            out.append(doc(e, 4))
+            out.append(doc(e, 4) or f"    /// <summary><c>{e.spelling}</c> of jet.h.</summary>\n")
             out.append(f"    {member} = {e.enum_value},\n")
         out.append("}\n")
     return "".join(out)

@@ -5,8 +5,14 @@
 #nullable enable
 namespace JetNative;
 
+/// <summary>
+/// The outcome of a call: JET_OK, or the kind of failure (the message: jet_last_error()).
+/// </summary>
 public enum JetStatus
 {
+    /// <summary>
+    /// success
+    /// </summary>
     Ok = 0,
     /// <summary>
     /// null handle, bad parameter, token id out of range
@@ -46,20 +52,47 @@ public enum JetStatus
     Internal = 9,
 }
 
+/// <summary>
+/// Severity of a log line.
+/// </summary>
 public enum JetLogLevel
 {
+    /// <summary>
+    /// details for developers
+    /// </summary>
     Debug = 0,
+    /// <summary>
+    /// progress and settings
+    /// </summary>
     Info = 1,
+    /// <summary>
+    /// something works, but not as asked
+    /// </summary>
     Warn = 2,
+    /// <summary>
+    /// a failure
+    /// </summary>
     Error = 3,
 }
 
+/// <summary>
+/// Where a model runs.
+/// </summary>
 public enum JetDevice
 {
+    /// <summary>
+    /// the CPU backend (OpenBLAS, a thread pool)
+    /// </summary>
     Cpu = 0,
+    /// <summary>
+    /// an NVIDIA GPU (device_index selects it)
+    /// </summary>
     Cuda = 1,
 }
 
+/// <summary>
+/// The token mixer of a layer.
+/// </summary>
 public enum JetLayerType
 {
     /// <summary>
@@ -76,6 +109,9 @@ public enum JetLayerType
     Jet = 2,
 }
 
+/// <summary>
+/// Which logits a prefill writes to logits_out.
+/// </summary>
 public enum JetLogitsMode
 {
     /// <summary>

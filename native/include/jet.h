@@ -39,8 +39,9 @@ extern "C" {
 
 /* ---------------------------------------------------------------- status, version, logging */
 
+/* The outcome of a call: JET_OK, or the kind of failure (the message: jet_last_error()). */
 typedef enum jet_status {
-    JET_OK = 0,
+    JET_OK = 0,                   /* success                                                    */
     JET_ERR_INVALID_ARGUMENT = 1, /* null handle, bad parameter, token id out of range        */
     JET_ERR_IO = 2,               /* file missing, unreadable, truncated                        */
     JET_ERR_FORMAT = 3,           /* corrupt safetensors/JSON, bad config, wrong tensor shape   */
@@ -64,11 +65,12 @@ JET_API const char *jet_last_error(void);
 /* 1 if this build has the CUDA backend and a usable GPU is present, else 0. */
 JET_API int32_t jet_cuda_device_count(void);
 
+/* Severity of a log line. */
 typedef enum jet_log_level {
-    JET_LOG_DEBUG = 0,
-    JET_LOG_INFO = 1,
-    JET_LOG_WARN = 2,
-    JET_LOG_ERROR = 3
+    JET_LOG_DEBUG = 0, /* details for developers           */
+    JET_LOG_INFO = 1,  /* progress and settings            */
+    JET_LOG_WARN = 2,  /* something works, but not as asked */
+    JET_LOG_ERROR = 3  /* a failure                        */
 } jet_log_level;
 
 /* Receives log lines (no trailing newline). `message` is valid only during the call. */
@@ -103,11 +105,13 @@ typedef struct jet_model jet_model;
 typedef struct jet_session jet_session;
 typedef struct jet_sampler jet_sampler;
 
+/* Where a model runs. */
 typedef enum jet_device {
-    JET_DEVICE_CPU = 0,
-    JET_DEVICE_CUDA = 1
+    JET_DEVICE_CPU = 0, /* the CPU backend (OpenBLAS, a thread pool) */
+    JET_DEVICE_CUDA = 1 /* an NVIDIA GPU (device_index selects it)   */
 } jet_device;
 
+/* The token mixer of a layer. */
 typedef enum jet_layer_type {
     JET_LAYER_ATTN = 0, /* full causal attention    */
     JET_LAYER_SWA = 1,  /* sliding-window attention */
@@ -250,6 +254,7 @@ JET_API jet_status jet_session_position(const jet_session *session, int32_t seq,
 JET_API jet_status jet_session_cache_bytes(const jet_session *session, int64_t *out_total,
                                            int64_t *out_per_token);
 
+/* Which logits a prefill writes to logits_out. */
 typedef enum jet_logits_mode {
     JET_LOGITS_NONE = 0, /* logits_out may be NULL                 */
     JET_LOGITS_LAST = 1, /* logits_out holds vocab_size floats     */

@@ -21,7 +21,7 @@ internal sealed class ModelOptions
 
     public Option<int> CtxSize { get; } = new("--ctx-size", "-c")
     {
-        Description = "Context size in tokens (0 = the model's maximum)",
+        Description = "Context size in tokens (0 = the model's maximum, at most 4096)",
         DefaultValueFactory = _ => 0,
     };
 
@@ -121,10 +121,9 @@ internal sealed class SamplingOptions
         if (!(minP >= 0 && minP < 1)) throw new UsageException($"--min-p must be in [0, 1), not {minP}");
         if (!(penalty > 0) || !float.IsFinite(penalty)) throw new UsageException($"--repeat-penalty must be > 0, not {penalty}");
         if (seed < -1) throw new UsageException($"--seed must be >= 0 (or -1 for random), not {seed}");
-        ulong actualSeed = seed == -1 ? (ulong)Random.Shared.NextInt64() : (ulong)seed;
         return new JetSamplingOptions
         {
-            Temperature = temp, TopK = topK, TopP = topP, MinP = minP, RepeatPenalty = penalty, Seed = actualSeed,
+            Temperature = temp, TopK = topK, TopP = topP, MinP = minP, RepeatPenalty = penalty, Seed = seed == -1 ? null : (ulong)seed, // null: the library draws a random seed
         };
     }
 }

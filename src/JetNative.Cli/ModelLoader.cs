@@ -42,7 +42,11 @@ internal static class ModelLoader
     /// <summary>The model's tokenizer, or a clear error for a checkpoint without one.</summary>
     public static JetTokenizer RequireTokenizer(JetModel model) =>
         model.Tokenizer ?? throw new JetException(JetStatus.Format,
-            $"{model.Folder ?? "the model"} has no tokenizer.json: this command needs text (use 'eval --input-ids' for token ids)");
+            model.Folder is null
+                ? "the model has random weights and no tokenizer: this command needs text (use 'eval --input-ids' with token ids)"
+                : $"{model.Folder} has no tokenizer (tokenizer.json), so this command cannot turn text into tokens: copy the checkpoint's " +
+                  "tokenizer.json and tokenizer_config.json into that folder ('random-checkpoint' adds the demo's only for the demo's vocabulary), " +
+                  "or use 'eval --input-ids' with token ids");
 
     /// <summary>
     /// The context a generating session gets: -c, or else the model's maximum capped at 4096

@@ -9,9 +9,11 @@ public sealed record SearchOptions
     public string BaseConfigJson { get; init; } = JetNemotronConfigs.Jet2B;
     /// <summary>Null: the base's recurrent state size, exactly (the paper's setting).</summary>
     public SearchConstraint? Constraint { get; init; }
+    /// <summary>The JetBlock shapes to enumerate (when <see cref="Candidates"/> is null).</summary>
     public SearchSpace Space { get; init; } = new();
     /// <summary>When set, these candidates (checked against the constraint) instead of enumerating the space.</summary>
     public IReadOnlyList<JetBlockDims>? Candidates { get; init; }
+    /// <summary>How each candidate is timed.</summary>
     public MeasureSettings Measure { get; init; } = new();
     /// <summary>Device and threads of the random-weight models.</summary>
     public JetModelOptions Model { get; init; } = new();

@@ -35,6 +35,7 @@ public sealed record MeasureSettings
 /// <summary>Mean and sample standard deviation of the timed repetitions, in tokens per second.</summary>
 public readonly record struct Rate(double Mean, double StdDev)
 {
+    /// <summary>The mean and sample standard deviation of <paramref name="samples"/> (at least one).</summary>
     public static Rate Of(IReadOnlyList<double> samples)
     {
         if (samples.Count == 0) throw new ArgumentException("no samples");

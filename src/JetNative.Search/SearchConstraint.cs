@@ -38,6 +38,7 @@ public sealed record SearchConstraint(SearchConstraintKind Kind, long Target, do
     /// <summary>True when the value is within [(1 - tolerance) * target, target].</summary>
     public bool Accepts(long measure) => measure <= Target && measure >= (long)Math.Ceiling(Target * (1 - Tolerance) - 1e-9);
 
+    /// <summary>The constraint in words, e.g. "cache &lt;= 64 MiB per sequence".</summary>
     public override string ToString() => Kind == SearchConstraintKind.StateSize
         ? $"recurrent state H*dK*dV = {Target:N0} elements per layer" + (Tolerance > 0 ? $" (-{Tolerance:P0})" : "")
         : $"cache <= {ByteSize.Mebibytes(Target)} per sequence" + (Tolerance > 0 ? $" (down to -{Tolerance:P0})" : "");

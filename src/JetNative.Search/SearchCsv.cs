@@ -6,6 +6,7 @@ namespace JetNative.Search;
 /// <summary>The results of a search as CSV (one header line, one line per candidate, invariant culture).</summary>
 public static class SearchCsv
 {
+    /// <summary>The CSV's header line (column names).</summary>
     public const string Header =
         "key_dim,value_dim,heads,is_base,params,state_bytes,conv_bytes,cache_bytes,cache_mib,context,device," +
         "prefill_tok_s,prefill_sd,decode_tok_s,decode_sd,prefill_rel,decode_rel,pareto,error";

@@ -9,6 +9,7 @@ namespace JetNative.Search;
 /// </summary>
 public static class ThroughputMeter
 {
+    /// <summary>Times <paramref name="model"/>'s prefill and decode as <paramref name="settings"/> say; progress in [0, 1].</summary>
     public static Throughput Measure(JetModel model, MeasureSettings settings, IProgress<float>? progress = null,
         CancellationToken cancellationToken = default)
     {

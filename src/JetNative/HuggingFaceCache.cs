@@ -70,23 +70,68 @@ public static partial class HuggingFaceCache
     }
 
     /// <summary>
-    /// A model folder for <paramref name="pathOrRepoId"/>: an existing folder as is; a repo id from
-    /// the cache. Anything else is returned unchanged, so the engine reports the missing folder.
-    /// Throws JetException (Io) for a repo id that is not in the cache, listing where it looked.
+    /// A model folder for <paramref name="pathOrRepoId"/>: an existing folder as is (a leading ~ is
+    /// the home folder); a repo id ("org/name[@revision]") from the cache. Throws JetException (Io)
+    /// when the argument looks like a path (not "org/name", or "org/name" whose "org" exists here)
+    /// and no such folder (or cached repo) exists, saying the folder does not exist and where it
+    /// looked; and for a repo id that is not in the cache, listing where it looked.
     /// </summary>
     public static string ResolveModelFolder(string pathOrRepoId) => ResolveModelFolder(pathOrRepoId, CacheDirectory);
 
     internal static string ResolveModelFolder(string pathOrRepoId, string cacheDirectory)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(pathOrRepoId);
-        if (Directory.Exists(pathOrRepoId) || !LooksLikeRepoId(pathOrRepoId))
-            return pathOrRepoId;
+        string expanded = ExpandHome(pathOrRepoId);
+        if (Directory.Exists(expanded))
+            return expanded;
+        if (!LooksLikeRepoId(pathOrRepoId))
+            throw new JetException(JetStatus.Io, MissingFolderMessage(pathOrRepoId, expanded));
+        // "org/name" is a repo id unless its first part exists here ("models/jetnative-demo" run
+        // from a folder with models/): then a cached repo of that name still wins, else it is a
+        // folder that does not exist.
         string? found = TryFind(pathOrRepoId, cacheDirectory, out IReadOnlyList<string> looked);
         if (found is not null)
             return found;
+        if (LooksLikePath(pathOrRepoId))
+            throw new JetException(JetStatus.Io, MissingFolderMessage(pathOrRepoId, expanded));
         throw new JetException(JetStatus.Io,
             $"model '{pathOrRepoId}' is neither a folder nor in the Hugging Face cache (no download is done); looked at: " +
             string.Join(", ", new[] { Path.GetFullPath(pathOrRepoId) }.Concat(looked)) +
             ". Download it first (e.g. `hf download " + pathOrRepoId.Split('@')[0] + "`) or pass a folder.");
+    }
+
+    /// <summary>
+    /// True when <paramref name="text"/> is meant as a path rather than a repo id: it starts with
+    /// ".", "~" or a separator, contains a backslash or more than one "/", or its first part is an
+    /// existing file or folder here (as "models" in "models/jetnative-demo").
+    /// </summary>
+    internal static bool LooksLikePath(string text)
+    {
+        if (text.StartsWith('.') || text.StartsWith('~') || text.StartsWith('/') || text.Contains('\\'))
+            return true;
+        string[] parts = text.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length > 2)
+            return true;
+        return parts.Length > 1 && (Directory.Exists(parts[0]) || File.Exists(parts[0]));
+    }
+
+    private static string ExpandHome(string path)
+    {
+        if (path == "~" || path.StartsWith("~/", StringComparison.Ordinal))
+            return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path.Length > 2 ? path[2..] : "");
+        return path;
+    }
+
+    /// <summary>"the model folder does not exist", where it looked, and the deepest part of the path that exists.</summary>
+    private static string MissingFolderMessage(string argument, string expanded)
+    {
+        string full = Path.GetFullPath(expanded);
+        if (File.Exists(full))
+            return $"model '{argument}' is a file, not a folder ({full}): pass a checkpoint folder (config.json + *.safetensors)";
+        string? existing = Path.GetDirectoryName(full);
+        while (existing is not null && !Directory.Exists(existing))
+            existing = Path.GetDirectoryName(existing);
+        return $"the model folder '{argument}' does not exist: looked at {full} (relative to {Directory.GetCurrentDirectory()})" +
+            (existing is null ? "" : $"; the deepest part that exists is {existing}");
     }
 }

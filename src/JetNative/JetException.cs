@@ -9,6 +9,7 @@ namespace JetNative;
 /// </summary>
 public sealed class JetException : Exception
 {
+    /// <summary>A failure of kind <paramref name="status"/> with the engine's (or the managed layer's) <paramref name="message"/>.</summary>
     public JetException(JetStatus status, string message, Exception? innerException = null)
         : base(message, innerException)
     {
@@ -22,6 +23,7 @@ public sealed class JetException : Exception
     /// <summary>The message as the engine (or the managed layer) wrote it, without the status prefix.</summary>
     public string NativeMessage { get; }
 
+    /// <summary>The message followed by the status name, e.g. "... (JET_ERR_FORMAT)".</summary>
     public override string Message => $"{NativeMessage} ({StatusName(Status)})";
 
     internal static string StatusName(JetStatus status) => status switch

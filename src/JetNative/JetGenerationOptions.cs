@@ -6,7 +6,12 @@ public sealed record JetGenerationOptions
     /// <summary>How tokens are picked (llama.cpp's defaults).</summary>
     public JetSamplingOptions Sampling { get; init; } = new();
 
-    /// <summary>Most tokens to generate; &lt;= 0 means until a stop or the context is full. Default 256.</summary>
+    /// <summary>
+    /// Most tokens to generate, &gt; 0; or <see cref="JetGeneration.UntilContextEnd"/> (-1, as the CLI's
+    /// <c>-n -1</c>): until a stop or the end of the context. Other values throw
+    /// ArgumentOutOfRangeException when a generation starts. Either way a generation that reaches the
+    /// end of the context ends there with <see cref="JetFinishReason.Length"/>. Default 256.
+    /// </summary>
     public int MaxTokens { get; init; } = 256;
 
     /// <summary>Stop when the generated text contains one of these (it is not returned).</summary>

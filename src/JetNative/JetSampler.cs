@@ -10,6 +10,7 @@ public sealed class JetSampler : IDisposable
 {
     internal readonly JetSamplerHandle Handle;
 
+    /// <summary>A sampler with <paramref name="options"/> (default: llama.cpp's defaults, a random seed).</summary>
     public JetSampler(JetSamplingOptions? options = null)
     {
         Options = options ?? new JetSamplingOptions();
@@ -21,7 +22,7 @@ public sealed class JetSampler : IDisposable
         }
     }
 
-    /// <summary>The options it was made with.</summary>
+    /// <summary>The options it was made with (a null seed was drawn at random when it was created).</summary>
     public JetSamplingOptions Options { get; }
 
     internal static unsafe NativeSamplerParams ToNative(JetSamplingOptions o)
@@ -35,7 +36,7 @@ public sealed class JetSampler : IDisposable
         p.MinP = o.MinP;
         p.RepeatPenalty = o.RepeatPenalty;
         p.RepeatLastN = o.RepeatLastN;
-        p.Seed = o.Seed;
+        p.Seed = o.Seed ?? JetSamplingOptions.RandomSeed();
         p.VocabLimit = o.VocabLimit;
         return p;
     }
@@ -78,5 +79,6 @@ public sealed class JetSampler : IDisposable
     /// <summary>Clears the history and reseeds the RNG.</summary>
     public void Reset() => JetException.Check(NativeMethods.jet_sampler_reset(Handle));
 
+    /// <summary>Frees the native sampler.</summary>
     public void Dispose() => Handle.Dispose();
 }

@@ -27,8 +27,15 @@ public sealed record JetSamplingOptions
     /// <summary>Tokens of history the repetition penalty looks at. Default 64.</summary>
     public int RepeatLastN { get; init; } = 64;
 
-    /// <summary>RNG seed: the same seed and logits give the same tokens. Default 0.</summary>
-    public ulong Seed { get; init; }
+    /// <summary>
+    /// RNG seed: the same seed and logits give the same tokens. Null (default): a random seed is
+    /// drawn for each generation (each <see cref="JetSession.SetSampling"/> and each new
+    /// <see cref="JetSampler"/>), so two calls give different text; set it for reproducible output.
+    /// </summary>
+    public ulong? Seed { get; init; }
+
+    /// <summary>A random seed (what a null <see cref="Seed"/> becomes).</summary>
+    internal static ulong RandomSeed() => (ulong)Random.Shared.NextInt64(long.MinValue, long.MaxValue);
 
     /// <summary>
     /// Only token ids below this are picked; 0 (default) allows every id. Checkpoints pad the LM head

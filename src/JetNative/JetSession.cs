@@ -292,60 +292,132 @@ public sealed class JetSession : IDisposable
         call.Check(status);
     }
 
+    // ---------------------------------------------------------------- generation (the one loop)
+
     /// <summary>
-    /// Generates token ids with the engine's sampling: prefills <paramref name="prompt"/> into
-    /// <paramref name="sequence"/> (may be empty when the sequence already holds tokens and logits),
-    /// then samples and decodes until MaxTokens, a stop token (included in the result) or
+    /// Begins a generation on <paramref name="sequence"/>: sets its sampling (a random seed when
+    /// <see cref="JetSamplingOptions.Seed"/> is null), prefills <paramref name="prompt"/> (may be
+    /// empty when the sequence already holds tokens and the logits of its last one, e.g. after an
+    /// earlier generation) and returns the generation's state, whose room is what is left of the
+    /// context. Drive it with <see cref="Generate"/>. Throws ArgumentOutOfRangeException for a bad
+    /// MaxTokens, ArgumentException when there is nothing to continue (an empty prompt on an empty
+    /// sequence), JetException (ContextFull) when the prompt does not fit, OperationCanceledException
+    /// when cancelled during the prefill (the engine then empties the sequence).
+    /// </summary>
+    public JetGeneration StartGeneration(ReadOnlySpan<int> prompt, JetGenerationOptions? options = null, int sequence = 0,
+        CancellationToken cancellationToken = default)
+    {
+        options ??= new JetGenerationOptions();
+        JetGeneration.ValidateMaxTokens(options.MaxTokens);
+        using var hold = Enter(new CallbackState(), cancellationToken);
+        int position = GetPosition(sequence);
+        if (prompt.IsEmpty && position == 0)
+            throw new ArgumentException("the prompt is empty and the sequence holds no tokens: there is nothing to continue", nameof(prompt));
+        if (position + prompt.Length > Context)
+            throw new JetException(JetStatus.ContextFull,
+                $"the prompt has {prompt.Length} tokens{(position > 0 ? $" after {position} already held" : "")}, more than the context of {Context}");
+        SetSampling(options.Sampling, sequence);
+        if (!prompt.IsEmpty)
+            Prefill(prompt, sequence, JetLogitsMode.None, default, cancellationToken);
+        return new JetGeneration(Model, options, Context - GetPosition(sequence));
+    }
+
+    /// <summary>
+    /// The single-sequence driver loop: samples the next token from the sequence's logits with the
+    /// engine's sampling, feeds it to <paramref name="generation"/>, and decodes-and-samples
+    /// (<see cref="DecodeSample(int, int, CancellationToken)"/>) until the generation finishes;
+    /// <paramref name="onToken"/> sees the state and the text piece after every token (its last
+    /// token is <see cref="JetGeneration.LastToken"/>) and returns false to stop early
+    /// (<see cref="JetFinishReason.Cancelled"/>). When it ends by itself or by
+    /// <paramref name="onToken"/>, the last token is decoded too, so the sequence holds the prompt
+    /// and every generated token (and the logits for a continuation with an empty prompt). When
+    /// <paramref name="cancellationToken"/> fires, the state ends as Cancelled and
+    /// OperationCanceledException is thrown; the decode steps are atomic, so the sequence holds the
+    /// prompt and every generated token but the last (which was sampled, never decoded).
+    /// </summary>
+    public void Generate(JetGeneration generation, Func<JetGeneration, string, bool>? onToken = null, int sequence = 0,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(generation);
+        using var hold = Enter(new CallbackState(), cancellationToken);  // the session is ours until done
+        Span<int> next = stackalloc int[1];
+        Span<float> logprob = stackalloc float[1];
+        try
+        {
+            while (!generation.IsFinished)
+            {
+                int token;
+                float lp;
+                if (generation.Count == 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    token = SampleNext(sequence, out lp);
+                }
+                else
+                {
+                    DecodeSample([sequence], [generation.LastToken], next, logprob, cancellationToken);
+                    (token, lp) = (next[0], logprob[0]);
+                }
+                string piece = generation.Append(token, lp);
+                if (onToken is not null && !onToken(generation, piece))
+                    generation.Finish(JetFinishReason.Cancelled);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            generation.Finish(JetFinishReason.Cancelled);
+            throw;
+        }
+        if (generation.Count > 0)
+            Decode(generation.LastToken, sequence, CancellationToken.None);  // the last token joins the sequence
+    }
+
+    /// <summary>
+    /// Generates token ids with the engine's sampling (<see cref="StartGeneration"/> then
+    /// <see cref="Generate"/>): prefills <paramref name="prompt"/> into <paramref name="sequence"/>
+    /// (may be empty when the sequence already holds tokens and logits), then samples and decodes
+    /// until MaxTokens, the end of the context, a stop token (included in the result) or
     /// <paramref name="onToken"/> returning false. Every generated token joins the sequence, so a
     /// later call with an empty prompt goes on from there.
     /// </summary>
     public int[] GenerateTokens(ReadOnlySpan<int> prompt, JetGenerationOptions? options = null,
         Func<int, bool>? onToken = null, int sequence = 0, CancellationToken cancellationToken = default)
     {
-        options ??= new JetGenerationOptions();
-        using var hold = Enter(new CallbackState(), cancellationToken);  // the session is ours until done
-        int[] stops = StopTokens(options);
-        int maxTokens = options.MaxTokens > 0 ? options.MaxTokens : Math.Max(1, Context - GetPosition(sequence) - prompt.Length);
-        SetSampling(options.Sampling, sequence);
-        if (!prompt.IsEmpty)
-            Prefill(prompt, sequence, JetLogitsMode.None, default, cancellationToken);
-        var generated = new List<int>();
-        int token = SampleNext(sequence);
-        while (true)
-        {
-            generated.Add(token);
-            bool goOn = onToken is null || onToken(token);
-            bool done = !goOn || generated.Count >= maxTokens || Array.IndexOf(stops, token) >= 0;
-            if (done)
-            {
-                // The last token joins the sequence too (its logits are kept for a continuation).
-                if (GetPosition(sequence) < Context)
-                    Decode(token, sequence, cancellationToken);
-                break;
-            }
-            token = DecodeSample(token, sequence, cancellationToken);
-        }
-        return generated.ToArray();
+        using var hold = Enter(new CallbackState(), cancellationToken);
+        JetGeneration generation = StartGeneration(prompt, options, sequence, cancellationToken);
+        Generate(generation, onToken is null ? null : (g, _) => onToken(g.LastToken), sequence, cancellationToken);
+        return generation.Tokens.ToArray();
     }
 
     /// <summary>
     /// <see cref="GenerateTokens"/> as an asynchronous stream: the engine runs on a thread of its
     /// own, at most <see cref="StreamBuffer"/> tokens ahead of the consumer, and each token is
     /// yielded as soon as it is sampled. Stopping the enumeration early stops the
-    /// generation; cancelling the token stops it with OperationCanceledException.
+    /// generation; cancelling the token stops it with OperationCanceledException (the sequence keeps
+    /// the prompt and what was decoded).
     /// </summary>
     public IAsyncEnumerable<int> GenerateTokensAsync(IReadOnlyList<int> prompt, JetGenerationOptions? options = null,
         int sequence = 0, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        return StreamTokens(prompt.ToArray(), options ?? new JetGenerationOptions(), sequence, cancellationToken);
+        options ??= new JetGenerationOptions();
+        JetGeneration.ValidateMaxTokens(options.MaxTokens);
+        return TokensOf(StreamAsync(prompt.ToArray(), options, sequence, null, cancellationToken));
+    }
+
+    private static async IAsyncEnumerable<int> TokensOf(IAsyncEnumerable<(int Token, string Piece)> stream)
+    {
+        await foreach ((int token, _) in stream.ConfigureAwait(false))
+            yield return token;
     }
 
     /// <summary>
     /// Generates text for <paramref name="prompt"/> (encoded with the model's tokenizer as is: apply
-    /// a chat template first for chat), streaming it piece by piece (never half a UTF-8 character).
-    /// Stops at MaxTokens, a stop token, the end-of-sequence tokens, or a stop string (not returned).
-    /// Throws InvalidOperationException when the model has no tokenizer.
+    /// a chat template first for chat) on sequence 0, streaming it piece by piece (never half a
+    /// UTF-8 character). Stops at MaxTokens, the end of the context, a stop token, the
+    /// end-of-sequence tokens, or a stop string (not returned); the sequence then holds the prompt
+    /// and the generated tokens. Throws InvalidOperationException when the model has no tokenizer,
+    /// ArgumentOutOfRangeException for a bad MaxTokens.
     /// </summary>
     public IAsyncEnumerable<string> GenerateAsync(string prompt, JetGenerationOptions? options = null,
         CancellationToken cancellationToken = default)
@@ -353,106 +425,43 @@ public sealed class JetSession : IDisposable
         ArgumentNullException.ThrowIfNull(prompt);
         JetTokenizer tokenizer = Model.Tokenizer ?? throw new InvalidOperationException(
             $"the model{(Model.Folder is null ? "" : " in " + Model.Folder)} has no tokenizer (tokenizer.json); use GenerateTokensAsync with token ids");
+        options ??= new JetGenerationOptions();
+        JetGeneration.ValidateMaxTokens(options.MaxTokens);
         int[] ids = tokenizer.Encode(prompt).ToArray();
-        return GenerateTextAsync(ids, options ?? new JetGenerationOptions(), 0, null, cancellationToken);
-    }
-
-    /// <summary>What a text generation did (filled as it runs).</summary>
-    internal sealed class GenerationStats
-    {
-        public int GeneratedTokens;
-        public bool Stopped;  // a stop token or stop string ended it (not the length limit)
-    }
-
-    internal async IAsyncEnumerable<string> GenerateTextAsync(int[] prompt, JetGenerationOptions options, int sequence,
-        GenerationStats? stats, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        stats ??= new GenerationStats();
-        JetTokenizer tokenizer = Model.Tokenizer!;
-        HashSet<int> stops = [.. StopTokens(options)];
-        var decoder = tokenizer.CreateStreamingDecoder(skipSpecial: true);
-        var stopStrings = options.StopStrings.Where(s => s.Length > 0).ToArray();
-        string pending = "";
-        await foreach (int token in StreamTokens(prompt, options, sequence, cancellationToken).ConfigureAwait(false))
-        {
-            stats.GeneratedTokens++;
-            if (stops.Contains(token))
-            {
-                stats.Stopped = true;
-                break;
-            }
-            pending += decoder.Append(token);
-            (string emit, bool stopped) = SplitAtStop(ref pending, stopStrings, final: false);
-            if (emit.Length > 0)
-                yield return emit;
-            if (stopped)
-            {
-                stats.Stopped = true;
-                yield break;
-            }
-        }
-        pending += decoder.Flush();
-        (string rest, bool stoppedAtEnd) = SplitAtStop(ref pending, stopStrings, final: true);
-        stats.Stopped |= stoppedAtEnd;
-        if (rest.Length > 0)
-            yield return rest;
+        return GenerateTextAsync(ids, options, 0, null, cancellationToken);
     }
 
     /// <summary>
-    /// The part of <paramref name="pending"/> that can be emitted: up to a stop string (then stopped),
-    /// else all but the longest tail that could begin a stop string (kept in pending).
+    /// The text pieces of a generation on <paramref name="sequence"/>; <paramref name="started"/>
+    /// receives its state once the prompt is prefilled (read FinishReason and Count after the end).
     /// </summary>
-    internal static (string Emit, bool Stopped) SplitAtStop(ref string pending, IReadOnlyList<string> stopStrings, bool final)
+    internal async IAsyncEnumerable<string> GenerateTextAsync(int[] prompt, JetGenerationOptions options, int sequence,
+        Action<JetGeneration>? started, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        int first = -1;
-        foreach (string stop in stopStrings)
+        await foreach ((_, string piece) in StreamAsync(prompt, options, sequence, started, cancellationToken).ConfigureAwait(false))
         {
-            int at = pending.IndexOf(stop, StringComparison.Ordinal);
-            if (at >= 0 && (first < 0 || at < first))
-                first = at;
+            if (piece.Length > 0)
+                yield return piece;
         }
-        if (first >= 0)
-        {
-            string before = pending[..first];
-            pending = "";
-            return (before, true);
-        }
-        int hold = 0;
-        if (!final)
-        {
-            foreach (string stop in stopStrings)
-            {
-                for (int k = Math.Min(stop.Length - 1, pending.Length); k > hold; k--)
-                {
-                    if (pending.AsSpan(pending.Length - k).SequenceEqual(stop.AsSpan(0, k)))
-                    {
-                        hold = k;
-                        break;
-                    }
-                }
-            }
-        }
-        string emit = pending[..(pending.Length - hold)];
-        pending = pending[(pending.Length - hold)..];
-        return (emit, false);
     }
 
     /// <summary>Tokens the engine may run ahead of an asynchronous consumer.</summary>
     internal const int StreamBuffer = 4;
 
-    private async IAsyncEnumerable<int> StreamTokens(int[] prompt, JetGenerationOptions options, int sequence,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<(int Token, string Piece)> StreamAsync(int[] prompt, JetGenerationOptions options, int sequence,
+        Action<JetGeneration>? started, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         // A small bounded buffer: the engine runs at most a few tokens ahead of the consumer, so a
         // slow reader does not waste compute and a break stops the engine almost at once.
-        var channel = Channel.CreateBounded<int>(new BoundedChannelOptions(StreamBuffer)
+        var channel = Channel.CreateBounded<(int, string)>(new BoundedChannelOptions(StreamBuffer)
         {
             SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait,
         });
         var stop = new StrongBox<bool>(false);
-        bool Push(int token)
+        bool Push(JetGeneration generation, string piece)
         {
-            while (!channel.Writer.TryWrite(token))
+            var item = (generation.LastToken, piece);
+            while (!channel.Writer.TryWrite(item))
             {
                 // Blocks this (dedicated) thread until there is room, or the reader left (false).
                 if (Volatile.Read(ref stop.Value) || !channel.Writer.WaitToWriteAsync().AsTask().GetAwaiter().GetResult())
@@ -464,7 +473,10 @@ public sealed class JetSession : IDisposable
         {
             try
             {
-                GenerateTokens(prompt, options, Push, sequence, cancellationToken);
+                using var hold = Enter(new CallbackState(), cancellationToken);
+                JetGeneration generation = StartGeneration(prompt, options, sequence, cancellationToken);
+                started?.Invoke(generation);
+                Generate(generation, Push, sequence, cancellationToken);
                 channel.Writer.TryComplete();
             }
             catch (Exception e)
@@ -474,7 +486,7 @@ public sealed class JetSession : IDisposable
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
-            ChannelReader<int> reader = channel.Reader;
+            ChannelReader<(int, string)> reader = channel.Reader;
             while (true)
             {
                 bool more;
@@ -489,8 +501,8 @@ public sealed class JetSession : IDisposable
                 }
                 if (!more)
                     break;
-                while (reader.TryRead(out int token))
-                    yield return token;
+                while (reader.TryRead(out (int, string) item))
+                    yield return item;
             }
         }
         finally
@@ -499,19 +511,6 @@ public sealed class JetSession : IDisposable
             channel.Writer.TryComplete();          // wakes a producer waiting for room
             await producer.ConfigureAwait(false);  // never throws: the producer catches everything
         }
-    }
-
-    private int[] StopTokens(JetGenerationOptions options)
-    {
-        var stops = new List<int>(options.StopTokens);
-        if (options.StopAtEndOfSequence)
-        {
-            if (Model.Info.EosTokenId is int eos)
-                stops.Add(eos);
-            if (Model.Tokenizer is { } tokenizer)
-                stops.AddRange(tokenizer.StopTokenIds);
-        }
-        return stops.Distinct().ToArray();
     }
 
     // ---------------------------------------------------------------- cache management
@@ -544,6 +543,7 @@ public sealed class JetSession : IDisposable
         call.Check(NativeMethods.jet_session_copy_seq(Handle, source, destination));
     }
 
+    /// <summary>Frees the session's cache (the model stays alive while other sessions use it).</summary>
     public void Dispose() => Handle.Dispose();
 
     // ---------------------------------------------------------------- plumbing
@@ -614,6 +614,7 @@ public sealed class JetSession : IDisposable
             throw new JetException(status, message.Length > 0 ? message : $"native call failed with {JetException.StatusName(status)}");
         }
 
+        /// <summary>Frees the session's cache (the model stays alive while other sessions use it).</summary>
         public void Dispose()
         {
             _gc.Free();

@@ -126,11 +126,16 @@ public sealed class ErrorTests
         JetModel model = TestModels.Get("tiny-jet-b");
         using JetSession session = model.CreateSession(new JetSessionOptions { Context = 12 });
         var options = new JetGenerationOptions { Sampling = JetSamplingOptions.Greedy, MaxTokens = 50, StopAtEndOfSequence = false };
-        var e = Assert.Throws<JetException>(() => session.GenerateTokens([1, 2, 3, 4], options));
-        Assert.Equal(JetStatus.ContextFull, e.Status);
-        // MaxTokens 0 means "until the context is full" and fits exactly.
+        // It ends at the context with the tokens that fit (as the CLI does), not with ContextFull.
+        JetGeneration g = session.StartGeneration([1, 2, 3, 4], options);
+        session.Generate(g);
+        Assert.Equal(JetFinishReason.Length, g.FinishReason);
+        Assert.Equal(8, g.Count);
+        Assert.Equal(12, session.Position);
+        // MaxTokens -1 means "until a stop or the end of the context"; 0 is refused.
         session.Reset();
-        int[] ids = session.GenerateTokens([1, 2, 3, 4], options with { MaxTokens = 0 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.GenerateTokens([1, 2, 3, 4], options with { MaxTokens = 0 }));
+        int[] ids = session.GenerateTokens([1, 2, 3, 4], options with { MaxTokens = -1 });
         Assert.Equal(8, ids.Length);
     }
 

@@ -182,7 +182,7 @@ public sealed class GenerationTests
     public void StopStringsCutTheText(string text, string[] stops, string emitted, bool stopped)
     {
         string pending = text;
-        (string emit, bool isStopped) = JetSession.SplitAtStop(ref pending, stops, final: false);
+        (string emit, bool isStopped) = JetGeneration.SplitAtStop(ref pending, stops, final: false);
         Assert.Equal(emitted, emit);
         Assert.Equal(stopped, isStopped);
         if (!stopped)

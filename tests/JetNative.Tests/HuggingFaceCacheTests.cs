@@ -64,6 +64,44 @@ public sealed class HuggingFaceCacheTests
         Assert.Contains("no download", e.Message);
     }
 
+    [Theory]
+    [InlineData("./models/no-such-jet-model")]
+    [InlineData("../models/jetnative-demo")]
+    [InlineData("~/no-such-jet-model-folder")]
+    [InlineData("a/b/c")]
+    public void AMissingFolderSaysSoAndWhereItLooked(string path)
+    {
+        var e = Assert.Throws<JetException>(() => HuggingFaceCache.ResolveModelFolder(path, "/nonexistent"));
+        Assert.Equal(JetStatus.Io, e.Status);
+        Assert.Contains($"the model folder '{path}' does not exist", e.Message);
+        Assert.DoesNotContain("Hugging Face cache", e.Message);
+        Assert.Contains(Directory.GetCurrentDirectory(), e.Message);
+    }
+
+    [Fact]
+    public void AnOrgNamePathWhoseFirstPartExistsHereIsAFolderNotARepo()
+    {
+        // "models/jetnative-demo" run from a folder that has models/ but not the demo in it.
+        string first = "jt-" + Guid.NewGuid().ToString("N")[..8];
+        Directory.CreateDirectory(first);
+        try
+        {
+            string path = first + "/jetnative-demo";
+            Assert.True(HuggingFaceCache.LooksLikeRepoId(path));
+            var e = Assert.Throws<JetException>(() => JetModel.Load(path));
+            Assert.Contains($"the model folder '{path}' does not exist: looked at {Path.GetFullPath(path)}", e.Message);
+            Assert.Contains($"the deepest part that exists is {Path.GetFullPath(first)}", e.Message);
+            // A cached repo of that name still wins over the missing folder.
+            using var cache = new Support.TempFolder();
+            string snapshot = MakeSnapshot(cache.Path, path, "cccc");
+            Assert.Equal(snapshot, HuggingFaceCache.ResolveModelFolder(path, cache.Path));
+        }
+        finally
+        {
+            Directory.Delete(first);
+        }
+    }
+
     [Fact]
     public void AnExistingFolderWinsOverTheCache()
     {

@@ -34,7 +34,7 @@ internal static class ChatCommand
             using JetModel m = await ModelLoader.LoadAsync(io, modelArgs, ct);
             JetTokenizer tokenizer = ModelLoader.RequireTokenizer(m);
             using JetSession session = m.CreateSession(new JetSessionOptions { Context = ModelLoader.Context(m, modelArgs.CtxSize) });
-            var chat = new ChatLoop(io, session, tokenizer, m.SamplingFor(samplingOptions), n, result.GetValue(system));
+            var chat = new ChatLoop(io, session, tokenizer, samplingOptions, n, result.GetValue(system));
             await chat.RunAsync(ct);
             return ExitCodes.Ok;
         });
@@ -57,7 +57,8 @@ internal sealed class ChatLoop(CliConsole io, JetSession session, JetTokenizer t
         {
             io.Error.Write("> ");
             io.Error.Flush();
-            string? line = await io.In.ReadLineAsync(cancellationToken);
+            if (io.OutputClosed) break;
+            string? line = await ReadLineAsync(cancellationToken);
             if (line is null || line.Trim() == "/exit") break;
             string text = line.Trim();
             if (text.Length == 0) continue;
@@ -73,6 +74,23 @@ internal sealed class ChatLoop(CliConsole io, JetSession session, JetTokenizer t
                 continue;
             }
             await AnswerAsync(text, cancellationToken);
+        }
+    }
+
+    /// <summary>The next line of input; null at its end, or when stdin is closed or unreadable.</summary>
+    private async Task<string?> ReadLineAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await io.In.ReadLineAsync(cancellationToken);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (ObjectDisposedException)
+        {
+            return null;
         }
     }
 
@@ -96,31 +114,30 @@ internal sealed class ChatLoop(CliConsole io, JetSession session, JetTokenizer t
             _held.Clear();
         }
         int[] fresh = all[_held.Count..];
-        var stats = new GenerationStats();
-        var answer = new System.Text.StringBuilder();
-        using var sampler = new JetSampler(sampling);
-        List<int> generated;
-        try
-        {
-            generated = await TokenGenerator.RunAsync(io, session, tokenizer, fresh, sampler, maxTokens, stats,
-                piece => { answer.Append(piece); io.Out.Write(piece); }, cancellationToken);
-        }
-        catch (JetException e) when (e.Status == JetStatus.ContextFull)
+        if (session.Position + fresh.Length > session.Context)
         {
             _history.RemoveAt(_history.Count - 1);
             io.Error.WriteLine($"error: the conversation no longer fits the context ({session.Context} tokens): /reset to start over, or raise -c");
             return;
         }
+        var stats = new GenerationStats();
+        var options = new JetGenerationOptions { Sampling = sampling, MaxTokens = maxTokens };
+        JetGeneration generation = await GenerationRun.PrefillAsync(io, session, fresh, options, stats, cancellationToken);
+        _held.AddRange(fresh);
+        try
+        {
+            await GenerationRun.GenerateAsync(io, session, generation, stats, piece => io.Out.Write(piece), cancellationToken);
+        }
         finally
         {
             io.Out.WriteLine();
             io.Out.Flush();
+            // The session holds what was decoded (all of the answer, or all but its last token when
+            // cancelled): keep the conversation in step with it.
+            _held.AddRange(generation.Tokens.Take(session.Position - _held.Count));
+            _history.Add(("assistant", generation.Text));
         }
         io.Error.WriteLine(stats.Summary());
-        _held.AddRange(fresh);
-        // The last sampled token was not decoded when the answer stopped at the length limit.
-        _held.AddRange(generated.Take(session.Position - _held.Count));
-        _history.Add(("assistant", answer.ToString()));
     }
 
     private static bool StartsWith(int[] all, List<int> prefix)

@@ -30,6 +30,7 @@ internal static class EvalCommand
         var inputIds = new Option<FileInfo?>("--input-ids") { Description = "JSON file with a list of token-id lists" };
         var logitsOut = new Option<FileInfo?>("--logits-out") { Description = "Write each --input-ids sequence's logits here (safetensors)" };
         var model = new ModelOptions();
+        model.CtxSize.Description = "Context size in tokens for --logits-out (0 = the longest input sequence)";
         var command = new Command("eval", "Perplexity of a text, or logits of token sequences") { file, window, chunks, inputIds, logitsOut };
         model.AddTo(command);
 

@@ -23,6 +23,8 @@ internal static class InfoCommand
             ModelArgs args = model.Read(result);
             using JetModel m = await ModelLoader.LoadAsync(io, args, ct);
             long context = args.CtxSize > 0 ? args.CtxSize : m.Info.MaxPositionEmbeddings;
+            if (context > m.Info.MaxPositionEmbeddings)
+                io.Error.WriteLine($"warning: -c {context} is beyond the model's {m.Info.MaxPositionEmbeddings} positions (max_position_embeddings): it cannot run that long; the cache figure is for {context} tokens anyway");
             foreach (var (key, value) in Describe(m, context))
                 io.Out.WriteLine($"{key + ":",-22} {value}");
             return ExitCodes.Ok;

@@ -12,7 +12,7 @@ namespace JetNative.Cli.Commands;
 /// 2B's), lists JetBlock (dK, dV, H) candidates with the base's recurrent-state size (or within
 /// <c>--budget</c>), builds each as a random-weight model, times prefill and decode at the context
 /// on <c>--device</c>, and prints a table with the Pareto front marked; saves it as CSV and a chart.
-/// <c>--dry-run</c> prints the cache accounting and the candidates without building anything.
+/// <c>--dry-run</c> prints the cache accounting and the candidates without building anything (and writes no CSV or chart).
 /// </summary>
 internal static class SearchCommand
 {
@@ -89,10 +89,11 @@ internal static class SearchCommand
             }
             WriteTable(io, rows, plan.Model.Device, memory);
 
+            if (dry) return ExitCodes.Ok;  // a dry run measures nothing, so it saves nothing
             Directory.CreateDirectory(csvFile.DirectoryName ?? ".");
             File.WriteAllText(csvFile.FullName, SearchCsv.Write(rows, plan.Model.Device));
             io.Error.WriteLine($"search: table saved to {csvFile.FullName}");
-            if (!dry) SaveChart(io, rows, label, plan.Model.Device, chartFile);
+            SaveChart(io, rows, label, plan.Model.Device, chartFile);
             return ExitCodes.Ok;
         });
         return command;

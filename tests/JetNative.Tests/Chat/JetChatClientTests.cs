@@ -115,4 +115,59 @@ public sealed class JetChatClientTests
             client.GetResponseAsync([new ChatMessage(ChatRole.User, huge)], Seeded(), TestContext.Current.CancellationToken));
         Assert.Equal(JetStatus.ContextFull, e.Status);
     }
+
+    [Fact]
+    public async Task WithoutASeedEachCallDrawsItsOwn()
+    {
+        JetModel model = TestModels.Get("demo");
+        IChatClient client = model.AsChatClient();
+        var options = new ChatOptions { MaxOutputTokens = 24 };  // the default temperature, 0.8
+        var texts = new List<string>();
+        for (int i = 0; i < 4; i++)
+            texts.Add((await client.GetResponseAsync("Hello", options, TestContext.Current.CancellationToken)).Text);
+        Assert.True(texts.Distinct().Count() > 1, $"four unseeded answers were all '{texts[0]}'");
+        Assert.Null(((JetChatClient)client).Prepare([new ChatMessage(ChatRole.User, "Hello")], options).Options.Sampling.Seed);
+    }
+
+    [Fact]
+    public async Task ToolsAndJsonResponseFormatsAreRefusedNotIgnored()
+    {
+        JetModel model = TestModels.Get("demo");
+        IChatClient client = model.AsChatClient();
+        var tools = new ChatOptions { Tools = [AIFunctionFactory.Create(() => 42, "answer")] };
+        var e = await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(Conversation, tools, TestContext.Current.CancellationToken));
+        Assert.Contains("tools", e.Message);
+        foreach (ChatResponseFormat format in new[] { ChatResponseFormat.Json, ChatResponseFormat.ForJsonSchema(System.Text.Json.JsonDocument.Parse("{\"type\":\"object\"}").RootElement) })
+        {
+            var json = new ChatOptions { ResponseFormat = format };
+            e = await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(Conversation, json, TestContext.Current.CancellationToken));
+            Assert.Contains("ResponseFormat", e.Message);
+            await Assert.ThrowsAsync<NotSupportedException>(async () =>
+            {
+                await foreach (ChatResponseUpdate _ in client.GetStreamingResponseAsync(Conversation, json, TestContext.Current.CancellationToken)) { }
+            });
+        }
+        var text = Seeded(4);
+        text.ResponseFormat = ChatResponseFormat.Text;
+        text.Tools = [];
+        Assert.NotNull((await client.GetResponseAsync(Conversation, text, TestContext.Current.CancellationToken)).FinishReason);
+    }
+
+    [Fact]
+    public async Task TheFinishReasonIsLengthAtTheOutputLimitAndStopAtTheEndOfTheTurn()
+    {
+        JetModel model = TestModels.Get("demo");
+        IChatClient client = model.AsChatClient();
+        var greedy = new ChatOptions { Temperature = 0, MaxOutputTokens = 12 };
+        ChatResponse cut = await client.GetResponseAsync(Conversation, greedy, TestContext.Current.CancellationToken);
+        Assert.True(cut.FinishReason == ChatFinishReason.Length || cut.Usage!.OutputTokenCount < 12);
+        if (cut.FinishReason == ChatFinishReason.Length)
+            Assert.Equal(12, cut.Usage!.OutputTokenCount);
+        Assert.True(cut.Text.Length > 4, $"answer too short: '{cut.Text}'");
+        greedy.StopSequences = [cut.Text.Substring(2, 2)];
+        ChatResponse stopped = await client.GetResponseAsync(Conversation, greedy, TestContext.Current.CancellationToken);
+        Assert.Equal(ChatFinishReason.Stop, stopped.FinishReason);
+        Assert.Equal(cut.Text[..cut.Text.IndexOf(cut.Text.Substring(2, 2), StringComparison.Ordinal)], stopped.Text);
+        Assert.Equal(JetChatClient.FinishReason(new JetGeneration(model, new JetGenerationOptions(), 0)), ChatFinishReason.Length);
+    }
 }

@@ -61,6 +61,43 @@ public sealed class CliCommandTests
     }
 
     [Fact]
+    public async Task RandomCheckpointCopiesTheDemoTokenizerOrSaysHowToAddOne()
+    {
+        CliRunner.RequireDemoModel();
+        using var temp = new TempFolder();
+        string demo = Path.Combine(temp.Path, "demo-random");
+        var r = await CliRunner.RunAsync(["random-checkpoint", "-o", demo, "--config", "demo", "-s", "5"], ct: Ct);
+        r.AssertOk();
+        Assert.Contains("tokenizer: copied the demo model's", r.Error);
+        Assert.True(File.Exists(Path.Combine(demo, "tokenizer.json")));
+        var g = await CliRunner.RunAsync(["generate", "-m", demo, "Hello", "-n", "3", "-s", "1", "-t", "2"], ct: Ct);
+        g.AssertOk();
+        Assert.StartsWith("Hello", g.Out);
+
+        string tiny = Path.Combine(temp.Path, "tiny-random");
+        r = await CliRunner.RunAsync(["random-checkpoint", "-o", tiny, "--config", TestModels.RequireFolder("tiny-jet-b")], ct: Ct);
+        r.AssertOk();
+        Assert.Contains("tokenizer: none written", r.Error);
+        Assert.Contains("copy the matching tokenizer.json", r.Error);
+        Assert.False(File.Exists(Path.Combine(tiny, "tokenizer.json")));
+        (await CliRunner.RunAsync(["generate", "-m", tiny, "Hello", "-n", "3", "-t", "2"], ct: Ct))
+            .AssertError(1, "has no tokenizer (tokenizer.json), so this command cannot turn text into tokens: copy");
+    }
+
+    [Fact]
+    public async Task InfoWarnsAboutAContextBeyondTheModelsPositions()
+    {
+        string folder = TestModels.RequireFolder("tiny-jet-b");
+        using JetModel model = JetModel.Load(folder, new JetModelOptions { Threads = 2 });
+        int beyond = model.Info.MaxPositionEmbeddings + 1;
+        var r = await CliRunner.RunAsync(["info", "-m", folder, "-t", "2", "-c", beyond.ToString(CultureInfo.InvariantCulture)], ct: Ct);
+        r.AssertOk();
+        Assert.Contains($"warning: -c {beyond} is beyond the model's {model.Info.MaxPositionEmbeddings} positions", r.Error);
+        var within = await CliRunner.RunAsync(["info", "-m", folder, "-t", "2", "-c", "16"], ct: Ct);
+        Assert.DoesNotContain("warning", within.Error);
+    }
+
+    [Fact]
     public async Task CorruptWeightsFileIsRuntimeError()
     {
         using var temp = new TempFolder(TestModels.RequireFolder("tiny-jet-b"));
@@ -231,6 +268,8 @@ public sealed class CliCommandTests
         string prompt = string.Concat(Enumerable.Repeat("To be, or not to be, that is the question. ", 20));
         var r = await CliRunner.RunAsync(["generate", prompt, "-c", "16", "-n", "4", "-t", "2"], ct: Ct);
         r.AssertError(1, "context");
+        Assert.DoesNotContain("prefill:", r.Error);  // no timing line for a generation that never ran
+        Assert.Equal("", r.Out);
     }
 
     [Fact]
@@ -256,6 +295,157 @@ public sealed class CliCommandTests
             base.Write(value);
             if (GetStringBuilder().Length > afterLength) cts.Cancel();
         }
+    }
+
+    [Fact]
+    public async Task AnEmptyPromptIsAUsageErrorWithoutATimingLine()
+    {
+        CliRunner.RequireDemoModel();
+        var r = await CliRunner.RunAsync(["generate", "", "-n", "4", "-t", "2"], ct: Ct);
+        r.AssertError(2, "the prompt is empty");
+        Assert.DoesNotContain("prefill:", r.Error);
+        var piped = await CliRunner.RunAsync(["generate", "-f", "-", "-n", "4", "-t", "2"], "", Ct);
+        piped.AssertError(2, "the prompt is empty");
+    }
+
+    [Fact]
+    public async Task GenerateReadsThePromptFromStdinWithFileDash()
+    {
+        CliRunner.RequireDemoModel();
+        var r = await CliRunner.RunAsync(["generate", "-f", "-", "-n", "4", "--temp", "0", "-t", "2"], "KING HENRY:\n", Ct);
+        r.AssertOk();
+        Assert.StartsWith("KING HENRY:\n", r.Out);
+        Assert.True(r.Out.Length > "KING HENRY:\n".Length);
+    }
+
+    [Fact]
+    public async Task GenerateWithoutASeedDrawsOne()
+    {
+        CliRunner.RequireDemoModel();
+        string[] args = ["generate", "-p", "JULIET:", "-n", "16", "--temp", "0.9", "-t", "2"];
+        var outputs = new List<string>();
+        for (int i = 0; i < 3; i++)
+            outputs.Add((await CliRunner.RunAsync(args, ct: Ct)).Out);
+        Assert.True(outputs.Distinct().Count() > 1, "three unseeded runs printed the same text");
+    }
+
+    [Fact]
+    public async Task AClosedStdoutStopsTheGenerationQuietly()
+    {
+        CliRunner.RequireDemoModel();
+        // `jetnative generate ... | head -c 10`: the reader leaves, writes fail with EPIPE.
+        using var output = new BrokenPipeWriter(afterLength: 10);
+        using var error = new StringWriter();
+        int code = await JetNative.Cli.CliApp.RunAsync(["generate", "ROMEO:", "-n", "100000", "-c", "2048", "-s", "1", "-t", "2"],
+            new JetNative.Cli.CliConsole(output, error, new StringReader("")), Ct);
+        var r = new CliResult(code, output.ToString(), error.ToString());
+        r.AssertOk();
+        Assert.Contains("end: output closed", r.Error);
+        var decoded = Regex.Match(r.Error, @"decode: (\d+) tokens");
+        Assert.True(int.Parse(decoded.Groups[1].Value, CultureInfo.InvariantCulture) < 50, r.Error);
+        Assert.True(output.Attempts < 60, $"{output.Attempts} writes after the pipe closed");
+    }
+
+    [Fact]
+    public async Task ChatEndsWhenStdinIsClosedOrStdoutLeaves()
+    {
+        CliRunner.RequireDemoModel();
+        using var error = new StringWriter();
+        int code = await JetNative.Cli.CliApp.RunAsync(["chat", "-n", "4", "-t", "2"],
+            new JetNative.Cli.CliConsole(new StringWriter(), error, new ClosedReader()), Ct);
+        Assert.True(code == 0, error.ToString());
+
+        using var output = new BrokenPipeWriter(afterLength: 0);
+        using var error2 = new StringWriter();
+        code = await JetNative.Cli.CliApp.RunAsync(["chat", "-n", "4", "-t", "2"],
+            new JetNative.Cli.CliConsole(output, error2, new StringReader(string.Concat(Enumerable.Repeat("Hail!\n", 50)))), Ct);
+        Assert.True(code == 0, error2.ToString());
+        Assert.Single(Regex.Matches(error2.ToString(), "prefill: "));  // the first answer found stdout gone: no more turns
+    }
+
+    [Fact]
+    public async Task TheRealProcessStopsAtAClosedPipeAndAClosedStdin()
+    {
+        CliRunner.RequireDemoModel();
+        Assert.SkipUnless(OperatingSystem.IsLinux() && File.Exists("/bin/sh"), "needs /bin/sh");
+        string cli = $"'{Environment.ProcessPath}' '{typeof(JetNative.Cli.CliApp).Assembly.Location}'";
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) != "dotnet")
+            cli = $"dotnet '{typeof(JetNative.Cli.CliApp).Assembly.Location}'";
+        // The process's own stdout (not a test writer): .NET's console stream would drop EPIPE silently.
+        (int code, string output, string error) = await Shell($"({cli} generate ROMEO: -n 100000 -c 4096 -s 1 -t 2; echo \"rc=$?\" >&2) | head -c 10");
+        Assert.True(code == 0, error);
+        Assert.Contains("rc=0", error);
+        Assert.Equal(10, output.Length);
+        Assert.Contains("end: output closed", error);
+        // Stdout a regular file shared with the shell: what the shell writes after us is appended.
+        using var temp = new TempFolder();
+        string file = temp.FilePath("out.txt");
+        (code, _, error) = await Shell($"(echo first; {cli} generate hi -n 3 -s 1 -t 2; echo last) > '{file}'");
+        Assert.True(code == 0, error);
+        string written = File.ReadAllText(file);
+        Assert.StartsWith("first\nhi", written);
+        Assert.EndsWith("\nlast\n", written);
+        // Stdin closed at launch: chat leaves at once, and -f - reads an empty prompt.
+        (code, _, error) = await Shell($"{cli} chat -n 2 -t 2 <&-");
+        Assert.True(code == 0, error);
+        (code, _, error) = await Shell($"{cli} generate -f - -n 2 -t 2 <&-");
+        Assert.Equal(2, code);
+        Assert.Contains("error: the prompt is empty", error);
+    }
+
+    private static async Task<(int Code, string Out, string Error)> Shell(string command)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("/bin/sh", ["-c", command])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        process.StandardInput.Close();
+        Task<string> output = process.StandardOutput.ReadToEndAsync(Ct);
+        Task<string> error = process.StandardError.ReadToEndAsync(Ct);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(120));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"'{command}' ran for more than 120 s (a hang)");
+        }
+        return (process.ExitCode, await output, await error);
+    }
+
+    /// <summary>Stdout whose reader left after <c>afterLength</c> characters: later writes throw IOException (EPIPE).</summary>
+    private sealed class BrokenPipeWriter(int afterLength) : StringWriter
+    {
+        public int Attempts { get; private set; }
+
+        public override void Write(char value) => Write(value.ToString());
+
+        public override void Write(string? value)
+        {
+            if (GetStringBuilder().Length >= afterLength)
+            {
+                Attempts++;
+                throw new IOException("Broken pipe");
+            }
+            base.Write(value);
+        }
+
+        public override void WriteLine(string? value) => Write(value + "\n");
+    }
+
+    /// <summary>A stdin whose descriptor is closed: reading fails.</summary>
+    private sealed class ClosedReader : TextReader
+    {
+        public override int Read() => throw new IOException("Bad file descriptor");
+
+        public override string? ReadLine() => throw new IOException("Bad file descriptor");
+
+        public override ValueTask<string?> ReadLineAsync(CancellationToken cancellationToken) =>
+            ValueTask.FromException<string?>(new IOException("Bad file descriptor"));
     }
 
     [Fact]

@@ -30,6 +30,20 @@ public sealed class CliUsageTests
             Assert.Contains(flag, r.Out);
     }
 
+    [Fact]
+    public async Task TheContextHelpSaysWhatTheCodeDoes()
+    {
+        foreach (string command in new[] { "generate", "chat" })
+        {
+            var r = await CliRunner.RunAsync(command, "--help");
+            Assert.Matches(@"-c, --ctx-size <ctx-size>\s+Context size in tokens \(0 = the model's maximum, at most 4096\)", r.Out);
+        }
+        JetModel demo = Support.TestModels.Get("demo");
+        Assert.Equal(Math.Min(demo.Info.MaxPositionEmbeddings, 4096), JetNative.Cli.ModelLoader.Context(demo, 0));
+        Assert.Equal(100, JetNative.Cli.ModelLoader.Context(demo, 100));
+        Assert.Contains("0 = the longest input sequence", (await CliRunner.RunAsync("eval", "--help")).Out);
+    }
+
     [Theory]
     [InlineData(new[] { "generate", "hi", "--bogus" }, "--bogus")]
     [InlineData(new[] { "generate", "hi", "-n", "abc" }, "abc")]

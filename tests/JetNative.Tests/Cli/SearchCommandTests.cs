@@ -51,7 +51,8 @@ public sealed class SearchCommandTests
         Assert.Contains("1792.00 MiB", r.Out);   // the 2B's dims as full attention
         Assert.Contains("candidates:  28", r.Out);
         Assert.Contains("192/192/8", r.Out);
-        Assert.Equal(29, File.ReadAllLines(tmp.FilePath("s.csv")).Length);
+        Assert.False(File.Exists(tmp.FilePath("s.csv")), "a dry run measures nothing and must write no CSV");
+        Assert.DoesNotContain("table saved", r.Error);
     }
 
     [Fact]
