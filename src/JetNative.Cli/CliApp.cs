@@ -22,6 +22,7 @@ internal static class CliApp
             BenchCommand.Create(io),
             SearchCommand.Create(io),
             RandomCheckpointCommand.Create(io),
+            ServeCommand.Create(io),
         };
         return root;
     }

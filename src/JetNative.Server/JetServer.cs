@@ -72,7 +72,7 @@ public sealed class JetServer : IAsyncDisposable
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        Validate(options);
+        options.Validate();
         var owned = new List<JetModel>();
         var schedulers = new List<BatchScheduler>();
         var metrics = new ServerMetrics();
@@ -151,24 +151,6 @@ public sealed class JetServer : IAsyncDisposable
     }
 
     // ---------------------------------------------------------------- setup
-
-    private static void Validate(JetServerOptions o)
-    {
-        if (o.Model is null && string.IsNullOrWhiteSpace(o.ModelPath)) throw new ArgumentException("no model: set ModelPath or Model");
-        if (o.MaxSequences < 1) throw new ArgumentException($"--max-seqs must be >= 1, not {o.MaxSequences}");
-        if (o.Context < 0) throw new ArgumentException($"--ctx must be >= 0, not {o.Context}");
-        if (o.PrefillChunk < 1) throw new ArgumentException($"the prefill chunk must be >= 1, not {o.PrefillChunk}");
-        if (o.PrefixSlots < 0) throw new ArgumentException($"--prefix-slots must be >= 0, not {o.PrefixSlots}");
-        if (o.MinPrefixTokens < 1) throw new ArgumentException($"the shortest prefix must be >= 1 token, not {o.MinPrefixTokens}");
-        if (o.MaxQueue < 0) throw new ArgumentException($"--max-queue must be >= 0, not {o.MaxQueue}");
-        if (o.CpuEngines < 1) throw new ArgumentException($"--engines must be >= 1, not {o.CpuEngines}");
-        if (o.Port is < 0 or > 65535) throw new ArgumentException($"--port must be in [0, 65535], not {o.Port}");
-        if (o.MaxBodyBytes < 1024) throw new ArgumentException($"the body limit must be >= 1024 bytes, not {o.MaxBodyBytes}");
-        if (o.Host != "localhost" && !IPAddress.TryParse(o.Host, out _))
-            throw new ArgumentException($"--host must be an IP address or localhost, not '{o.Host}'");
-        if (o.Device == JetDevice.Cuda && o.CudaDevices.Any(d => d < 0))
-            throw new ArgumentException("CUDA device indices must be >= 0");
-    }
 
     private static async Task<List<(JetModel, string)>> LoadEnginesAsync(JetServerOptions o, List<JetModel> owned, CancellationToken ct)
     {

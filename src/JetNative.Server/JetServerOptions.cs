@@ -59,4 +59,24 @@ public sealed record JetServerOptions
 
     /// <summary>How long a shutdown waits for in-flight requests.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Throws ArgumentException (with the CLI flag's name) for a value out of range.</summary>
+    public void Validate()
+    {
+        JetServerOptions o = this;
+        if (o.Model is null && string.IsNullOrWhiteSpace(o.ModelPath)) throw new ArgumentException("no model: set ModelPath or Model");
+        if (o.MaxSequences < 1) throw new ArgumentException($"--max-seqs must be >= 1, not {o.MaxSequences}");
+        if (o.Context < 0) throw new ArgumentException($"--ctx must be >= 0, not {o.Context}");
+        if (o.PrefillChunk < 1) throw new ArgumentException($"the prefill chunk must be >= 1, not {o.PrefillChunk}");
+        if (o.PrefixSlots < 0) throw new ArgumentException($"--prefix-slots must be >= 0, not {o.PrefixSlots}");
+        if (o.MinPrefixTokens < 1) throw new ArgumentException($"the shortest prefix must be >= 1 token, not {o.MinPrefixTokens}");
+        if (o.MaxQueue < 0) throw new ArgumentException($"--max-queue must be >= 0, not {o.MaxQueue}");
+        if (o.CpuEngines < 1) throw new ArgumentException($"--engines must be >= 1, not {o.CpuEngines}");
+        if (o.Port is < 0 or > 65535) throw new ArgumentException($"--port must be in [0, 65535], not {o.Port}");
+        if (o.MaxBodyBytes < 1024) throw new ArgumentException($"the body limit must be >= 1024 bytes, not {o.MaxBodyBytes}");
+        if (o.Host != "localhost" && !System.Net.IPAddress.TryParse(o.Host, out _))
+            throw new ArgumentException($"--host must be an IP address or localhost, not '{o.Host}'");
+        if (o.Device == JetDevice.Cuda && o.CudaDevices.Any(d => d < 0))
+            throw new ArgumentException("CUDA device indices must be >= 0");
+    }
 }
