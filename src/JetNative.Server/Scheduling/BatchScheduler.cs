@@ -153,7 +153,8 @@ public sealed class BatchScheduler : IDisposable
         lock (_waiting)
         {
             if (_draining || _stop.IsCancellationRequested || _fault is not null) return EnqueueResult.Draining;
-            if (_waiting.Count >= Options.MaxQueue) return EnqueueResult.QueueFull;
+            // The queue limit counts the requests beyond what the free slots take at the next step.
+            if (_waiting.Count >= Options.MaxQueue + Math.Max(0, Options.Slots - _busySlots)) return EnqueueResult.QueueFull;
             request.EnqueuedTimestamp = Stopwatch.GetTimestamp();
             _waiting.Enqueue(request);
             _queued = _waiting.Count;
