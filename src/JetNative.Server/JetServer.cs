@@ -117,13 +117,14 @@ public sealed class JetServer : IAsyncDisposable
     /// <summary>Completes when the host stops (e.g. SIGTERM, or <see cref="StopAsync"/>).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
 
-    /// <summary>Drains (new requests 503, in-flight ones finish), stops listening, frees the engines.</summary>
+    /// <summary>Drains (new requests 503, in-flight ones finish), then stops listening and frees the engines.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _stopped, 1) != 0) return;
         try
         {
-            await _app.StopAsync(cancellationToken).ConfigureAwait(false);  // ApplicationStopping drains first
+            await DrainAsync().ConfigureAwait(false);
+            await _app.StopAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -136,16 +137,19 @@ public sealed class JetServer : IAsyncDisposable
     /// <summary>Same as <see cref="StopAsync"/>.</summary>
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
 
-    /// <summary>New requests get 503 from now on; waits (up to the drain timeout) until in-flight ones are done.</summary>
-    public void Drain()
+    /// <summary>
+    /// New requests get 503 from now on (the server still listens); waits (up to the drain
+    /// timeout) until the in-flight ones are done.
+    /// </summary>
+    public async Task DrainAsync()
     {
         _draining = true;
         Router.BeginDrain();
         try
         {
-            Router.WaitIdleAsync().Wait(Options.DrainTimeout);
+            await Router.WaitIdleAsync().WaitAsync(Options.DrainTimeout).ConfigureAwait(false);
         }
-        catch (AggregateException)
+        catch (TimeoutException)
         {
         }
     }
@@ -207,7 +211,11 @@ public sealed class JetServer : IAsyncDisposable
     private void MapRoutes()
     {
         WebApplication app = _app;
-        app.Lifetime.ApplicationStopping.Register(Drain);
+        // A stop from the host itself (SIGTERM): in-flight requests finish before Kestrel goes.
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            if (!_draining) DrainAsync().GetAwaiter().GetResult();
+        });
         app.Use(async (context, next) =>
         {
             try

@@ -74,7 +74,8 @@ internal static class ServeCommand
             try
             {
                 EngineSummary(io, server);
-                await server.WaitForShutdownAsync(ct);
+                // Ctrl+C (ct) or SIGTERM (the host's own lifetime) ends it; StopAsync drains first.
+                await server.WaitForShutdownAsync(CancellationToken.None).WaitAsync(ct).ContinueWith(_ => { }, CancellationToken.None);
             }
             finally
             {
