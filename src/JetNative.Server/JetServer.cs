@@ -250,16 +250,16 @@ public sealed class JetServer : IAsyncDisposable
         {
             ["object"] = "list",
             ["data"] = new JsonArray(ModelJson()),
-        }.ToJsonString(), "application/json"));
+        }.ToJsonString(CompletionResponses.Json), "application/json"));
         app.MapGet("/v1/models/{id}", (string id) => id == ModelId
-            ? Results.Content(ModelJson().ToJsonString(), "application/json")
+            ? Results.Content(ModelJson().ToJsonString(CompletionResponses.Json), "application/json")
             : throw new ApiException(StatusCodes.Status404NotFound, $"The model '{id}' does not exist", "invalid_request_error", "model_not_found", "model"));
-        app.MapGet("/health", () => Results.Content(HealthJson().ToJsonString(), "application/json",
+        app.MapGet("/health", () => Results.Content(HealthJson().ToJsonString(CompletionResponses.Json), "application/json",
             statusCode: _draining ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK));
         app.MapMetrics("/metrics", Metrics.Registry);
         // TODO(merge): app.MapJetChatPage();  // src/JetNative.WebUi (branch webui) serves the chat page at "/"
         app.MapFallback((HttpContext c) => Results.Content(new ApiException(StatusCodes.Status404NotFound,
-            $"Unknown route: {c.Request.Method} {c.Request.Path}", "invalid_request_error", "not_found").ToJson().ToJsonString(),
+            $"Unknown route: {c.Request.Method} {c.Request.Path}", "invalid_request_error", "not_found").ToJson().ToJsonString(CompletionResponses.Json),
             "application/json", statusCode: StatusCodes.Status404NotFound));
     }
 

@@ -48,6 +48,6 @@ public sealed class ApiException(int statusCode, string message, string type, st
         if (RetryAfterSeconds is int seconds)
             context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         context.Response.ContentType = "application/json";
-        await context.Response.WriteAsync(ToJson().ToJsonString(), context.RequestAborted).ConfigureAwait(false);
+        await context.Response.WriteAsync(ToJson().ToJsonString(CompletionResponses.Json), context.RequestAborted).ConfigureAwait(false);
     }
 }

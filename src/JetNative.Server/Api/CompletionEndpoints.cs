@@ -93,7 +93,7 @@ internal sealed class CompletionEndpoints(JetServer server)
             if (http.RequestAborted.IsCancellationRequested) return Results.Empty;  // the client is gone
             throw Failure(e, timeout);
         }
-        return Results.Content(responses.Complete(choices, p.Prompt.Length, p.Logprobs).ToJsonString(), "application/json");
+        return Results.Content(responses.Complete(choices, p.Prompt.Length, p.Logprobs).ToJsonString(CompletionResponses.Json), "application/json");
     }
 
     private async IAsyncEnumerable<string> StreamAsync(GenerationRequest request, CompletionParams p, CompletionResponses responses,
@@ -114,7 +114,7 @@ internal sealed class CompletionEndpoints(JetServer server)
                 (GenerationEvent? e, ApiException? error) = await NextAsync(request.Events, timeout).ConfigureAwait(false);
                 if (error is not null)
                 {
-                    yield return error.ToJson().ToJsonString();
+                    yield return error.ToJson().ToJsonString(CompletionResponses.Json);
                     yield break;
                 }
                 if (e is null) break;

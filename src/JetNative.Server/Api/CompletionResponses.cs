@@ -1,4 +1,6 @@
 using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace JetNative.Server.Api;
@@ -9,6 +11,9 @@ namespace JetNative.Server.Api;
 /// </summary>
 internal sealed class CompletionResponses(bool chat, string model, JetTokenizer tokenizer)
 {
+    /// <summary>JSON as clients expect it: text not \u-escaped beyond what JSON needs.</summary>
+    internal static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>"chatcmpl-..." or "cmpl-...".</summary>
     public string Id { get; } = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
 
@@ -84,7 +89,7 @@ internal sealed class CompletionResponses(bool chat, string model, JetTokenizer 
         JsonObject o = Header(chat ? "chat.completion.chunk" : "text_completion");
         o["choices"] = new JsonArray(choice);
         if (usageNull) o["usage"] = null;
-        return o.ToJsonString();
+        return o.ToJsonString(Json);
     }
 
     /// <summary>The last chunk of stream_options.include_usage: no choices, the usage.</summary>
@@ -93,7 +98,7 @@ internal sealed class CompletionResponses(bool chat, string model, JetTokenizer 
         JsonObject o = Header(chat ? "chat.completion.chunk" : "text_completion");
         o["choices"] = new JsonArray();
         o["usage"] = Usage(promptTokens, completionTokens);
-        return o.ToJsonString();
+        return o.ToJsonString(Json);
     }
 
     private JsonObject Header(string kind) => new()
