@@ -10,7 +10,8 @@
       native-test  native, then run the GoogleTest suite with ctest
       managed      native, then build the .NET solution (library, CLI, tests)
       test         native + managed, run ctest and dotnet test; prints one final line
-                   `N passed, N failed[, N skipped]` adding both suites; non-zero exit on any failure
+                   `N passed, N failed[, N skipped]` adding all suites (ctest, JetNative.Tests,
+                   JetNative.Server.Tests); non-zero exit on any failure
       pack         NuGet packages into artifacts/packages: JetNative (managed only),
                    JetNative.Runtime.Cpu (libjet.so under runtimes/linux-x64/native), with -Cuda
                    also JetNative.Runtime.Cuda (a CUDA build in -CudaBuildDir), and the `jetnative`
@@ -61,6 +62,7 @@ $CliProject = Join-Path $Root 'src/JetNative.Cli/JetNative.Cli.csproj'
 $LibProject = Join-Path $Root 'src/JetNative/JetNative.csproj'
 $TestProject = Join-Path $Root 'tests/JetNative.Tests/JetNative.Tests.csproj'
 $RuntimeProject = Join-Path $Root 'packaging/JetNative.Runtime.csproj'
+$ServerTestProject = Join-Path $Root 'tests/JetNative.Server.Tests/JetNative.Server.Tests.csproj'
 $Solution = Join-Path $Root 'JetNative.sln'
 # One version for the engine and the packages (CMake reads the same file).
 $Version = (Get-Content -Raw (Join-Path $Root 'VERSION')).Trim()
@@ -138,10 +140,10 @@ function Invoke-NativeTests {
     return [pscustomobject]@{ Passed = $total - $failed - $skipped; Failed = $failed; Skipped = $skipped; Ok = ($code -eq 0 -and $failed -eq 0) }
 }
 
-# Runs dotnet test with a TRX logger and returns @{ Passed; Failed; Skipped; Ok }.
-function Invoke-ManagedTests {
-    Step 'managed tests: dotnet test'
-    $trxName = 'managed.trx'
+# Runs dotnet test on one test project with a TRX logger and returns @{ Passed; Failed; Skipped; Ok }.
+function Invoke-ManagedTests([string] $TestProject = $TestProject, [string] $Name = 'managed') {
+    Step "$Name tests: dotnet test"
+    $trxName = "$Name.trx"
     $trx = Join-Path $ResultsDir $trxName
     if (Test-Path $trx) { Remove-Item $trx -Force }
     $env:JETNATIVE_LIBRARY_PATH = $NativeLib
@@ -221,8 +223,9 @@ try {
             Invoke-Native; Invoke-Managed
             $native = Invoke-NativeTests
             $managed = Invoke-ManagedTests
-            Write-Host "native: $($native.Passed) passed, $($native.Failed) failed, $($native.Skipped) skipped; managed: $($managed.Passed) passed, $($managed.Failed) failed, $($managed.Skipped) skipped"
-            Write-Summary @($native, $managed)
+            $server = Invoke-ManagedTests $ServerTestProject 'server'
+            Write-Host "native: $($native.Passed) passed, $($native.Failed) failed, $($native.Skipped) skipped; managed: $($managed.Passed) passed, $($managed.Failed) failed, $($managed.Skipped) skipped; server: $($server.Passed) passed, $($server.Failed) failed, $($server.Skipped) skipped"
+            Write-Summary @($native, $managed, $server)
         }
         'pack' {
             Invoke-Native -Dir $BuildDir -WithCuda $false

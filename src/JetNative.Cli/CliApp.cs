@@ -24,6 +24,7 @@ internal static class CliApp
             SearchCommand.Create(io),
             RandomCheckpointCommand.Create(io),
             GatewayCommand.Create(io),
+            ServeCommand.Create(io),
         };
         return root;
     }

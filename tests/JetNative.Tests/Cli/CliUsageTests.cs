@@ -67,6 +67,13 @@ public sealed class CliUsageTests
     [InlineData(new[] { "bench", "-r", "0" }, "--repetitions")]
     [InlineData(new[] { "bench", "-b", "0" }, "--batch")]
     [InlineData(new[] { "bench", "-p", "0", "-n", "0" }, "nothing to measure")]
+    [InlineData(new[] { "serve", "--port", "70000" }, "--port")]
+    [InlineData(new[] { "serve", "--max-seqs", "0" }, "--max-seqs")]
+    [InlineData(new[] { "serve", "--devices", "0,1" }, "--devices")]
+    [InlineData(new[] { "serve", "--engines", "0" }, "--engines")]
+    [InlineData(new[] { "serve", "--timeout", "-1" }, "--timeout")]
+    [InlineData(new[] { "serve", "--host", "example.com" }, "--host")]
+    [InlineData(new[] { "serve", "--device", "cuda:0", "--engines", "2" }, "--engines")]
     public async Task BadOptionValueIsUsageError(string[] args, string messagePart)
     {
         var r = await CliRunner.RunAsync(args);
