@@ -5,18 +5,18 @@ using System.Text.Json.Nodes;
 using JetNative.Server.Api;
 using JetNative.Server.Engine;
 using JetNative.Server.Scheduling;
+using JetNative.Tokenization;
 using JetNative.WebUi;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Prometheus;
 
-using JetNative.Tokenization;
 namespace JetNative.Server;
 
 /// <summary>

@@ -59,18 +59,26 @@ public sealed class JetGeneration
     /// <see cref="UntilContextEnd"/> (-1), or a negative room.
     /// </summary>
     public JetGeneration(JetModel model, JetGenerationOptions options, int room)
+        : this(TokenizerFor(model, options), options, StopTokensFor(model, options), room)
     {
-        ArgumentNullException.ThrowIfNull(model);
+    }
+
+    /// <summary>
+    /// The state with its text side given directly: <paramref name="tokenizer"/> (null: no text)
+    /// and every token that stops it (a batched driver such as the server resolves the
+    /// end-of-sequence tokens once for all its sequences).
+    /// </summary>
+    internal JetGeneration(JetTokenizer? tokenizer, JetGenerationOptions options, IEnumerable<int> stopTokens, int room)
+    {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(stopTokens);
         ValidateMaxTokens(options.MaxTokens);
         ArgumentOutOfRangeException.ThrowIfNegative(room);
         Options = options;
-        _stopTokens = [.. StopTokensFor(model, options)];
+        _stopTokens = [.. stopTokens];
         _stopStrings = options.StopStrings.Where(s => !string.IsNullOrEmpty(s)).ToArray();
-        JetTokenizer? tokenizer = model.Tokenizer;
         if (tokenizer is null && _stopStrings.Length > 0)
-            throw new InvalidOperationException(
-                $"the model{(model.Folder is null ? "" : " in " + model.Folder)} has no tokenizer (tokenizer.json), so it cannot stop at stop strings");
+            throw new InvalidOperationException("there is no tokenizer (tokenizer.json), so it cannot stop at stop strings");
         _decoder = tokenizer?.CreateStreamingDecoder(skipSpecial: true);
         MaxTokens = options.MaxTokens == UntilContextEnd ? room : Math.Min(options.MaxTokens, room);
         if (MaxTokens == 0)
@@ -159,6 +167,16 @@ public sealed class JetGeneration
     {
         _text.Append(text);
         return text;
+    }
+
+    private static JetTokenizer? TokenizerFor(JetModel model, JetGenerationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        if (model.Tokenizer is null && options.StopStrings.Any(s => !string.IsNullOrEmpty(s)))
+            throw new InvalidOperationException(
+                $"the model{(model.Folder is null ? "" : " in " + model.Folder)} has no tokenizer (tokenizer.json), so it cannot stop at stop strings");
+        return model.Tokenizer;
     }
 
     /// <summary>Throws ArgumentOutOfRangeException unless <paramref name="maxTokens"/> is &gt; 0 or <see cref="UntilContextEnd"/>.</summary>

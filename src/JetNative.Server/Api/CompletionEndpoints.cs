@@ -1,9 +1,9 @@
 using System.Text.Json;
 using System.Threading.Channels;
 using JetNative.Server.Scheduling;
+using JetNative.Tokenization;
 using Microsoft.AspNetCore.Http;
 
-using JetNative.Tokenization;
 namespace JetNative.Server.Api;
 
 /// <summary>POST /v1/chat/completions and POST /v1/completions: parse, queue on the router, answer as JSON or SSE.</summary>

@@ -1,6 +1,6 @@
 using System.Text.Json;
-
 using JetNative.Tokenization;
+
 namespace JetNative.Server.Api;
 
 /// <summary>What the server takes from a /v1/completions or /v1/chat/completions body.</summary>

@@ -2,8 +2,8 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-
 using JetNative.Tokenization;
+
 namespace JetNative.Server.Api;
 
 /// <summary>

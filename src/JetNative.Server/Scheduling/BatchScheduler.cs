@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using JetNative.Server.Engine;
-
 using JetNative.Tokenization;
+
 namespace JetNative.Server.Scheduling;
 
 /// <summary>What <see cref="BatchScheduler.TryEnqueue"/> did with a request.</summary>
@@ -74,12 +74,12 @@ public sealed class BatchScheduler : IDisposable
         public int SnapshotAt;
     }
 
-    private sealed class Running(GenerationRequest request, int choice, int slot, SequenceText text, int position)
+    private sealed class Running(GenerationRequest request, int choice, int slot, JetGeneration text, int position)
     {
         public GenerationRequest Request { get; } = request;
         public int Choice { get; } = choice;
         public int Slot { get; } = slot;
-        public SequenceText Text { get; } = text;
+        public JetGeneration Text { get; } = text;
         public int Position = position;  // tokens in the slot
         public int Pending;               // sampled, handed out, not yet appended
         public long LastToken;
@@ -318,7 +318,9 @@ public sealed class BatchScheduler : IDisposable
             for (int i = 0; i < job.Slots.Length; i++)
             {
                 int token = _engine.SampleNext(job.Slots[i], out float logprob);
-                var run = new Running(request, i, job.Slots[i], new SequenceText(_tokenizer, request.Limits), prompt.Length);
+                var options = new JetGenerationOptions { MaxTokens = request.Limits.MaxTokens, StopStrings = request.Limits.StopStrings };
+                var state = new JetGeneration(_tokenizer, options, request.Limits.StopTokens, request.Limits.MaxTokens);
+                var run = new Running(request, i, job.Slots[i], state, prompt.Length);
                 _running.Add(run);
                 Deliver(run, token, logprob, now);
             }
@@ -394,11 +396,12 @@ public sealed class BatchScheduler : IDisposable
         run.Pending = token;
         _metrics?.GeneratedTokens.Inc();
         _rateTokens++;
-        (string text, bool done) = run.Text.Accept(token);
+        string text = run.Text.Append(token, logprob);
         request.Writer.TryWrite(new TokenEvent(run.Choice, token, text, logprob));
-        if (!done && run.Position < _engine.Context) return;
-        string rest = done ? "" : run.Text.Finish("length");
-        request.Writer.TryWrite(new FinishEvent(run.Choice, run.Text.FinishReason!, rest, run.Text.Generated));
+        if (!run.Text.IsFinished && run.Position < _engine.Context) return;
+        string rest = run.Text.Finish(JetFinishReason.Length);  // "" when it already finished
+        string reason = run.Text.FinishReason == JetFinishReason.Length ? "length" : "stop";
+        request.Writer.TryWrite(new FinishEvent(run.Choice, reason, rest, run.Text.Count));
         _running.Remove(run);
         Free(run.Slot);
         if (++request.FinishedChoices == request.N)

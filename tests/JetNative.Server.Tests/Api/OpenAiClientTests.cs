@@ -1,16 +1,16 @@
 using System.ClientModel;
 using System.Text;
 using System.Text.Json;
-using JetNative.Server.Tests.Support;
-using Microsoft.Extensions.AI;
-using OpenAI;
-using OpenAI.Chat;
-using Xunit;
 using AiChatMessage = Microsoft.Extensions.AI.ChatMessage;
 using AiChatRole = Microsoft.Extensions.AI.ChatRole;
 using ChatFinishReason = OpenAI.Chat.ChatFinishReason;
-
+using JetNative.Server.Tests.Support;
 using JetNative.Tokenization;
+using Microsoft.Extensions.AI;
+using OpenAI.Chat;
+using OpenAI;
+using Xunit;
+
 namespace JetNative.Server.Tests.Api;
 
 /// <summary>A shared server for the client tests.</summary>

@@ -1,6 +1,6 @@
+using JetNative.Tokenization;
 using Xunit;
 
-using JetNative.Tokenization;
 namespace JetNative.Server.Tests.Support;
 
 /// <summary>The demo model (models/jetnative-demo, with a tokenizer), loaded once per run; the repo root.</summary>
