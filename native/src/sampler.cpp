@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "error.h"
+#include "sample_rule.h"
 
 namespace jet {
 
@@ -116,29 +117,7 @@ int32_t Sampler::pick(const float *logits, int32_t n, double u) {
     double sum = 0;
     for (size_t i = 0; i < keep; ++i) sum += prob[i] = std::exp(double(cand_[i].first - mx));
     for (double &q : prob) q /= sum;
-    if (p_.top_p < 1.0f) {  // smallest prefix whose mass reaches top_p (at least one token)
-        double acc = 0;
-        size_t k = 0;
-        while (k < keep) {
-            acc += prob[k++];
-            if (acc >= double(p_.top_p)) break;
-        }
-        keep = k;
-    }
-    if (p_.min_p > 0.0f) {  // drop tokens below min_p * the top probability
-        const double floor = double(p_.min_p) * prob[0];
-        size_t k = 1;
-        while (k < keep && prob[k] >= floor) ++k;
-        keep = k;
-    }
-    double mass = 0;
-    for (size_t i = 0; i < keep; ++i) mass += prob[i];
-    double r = u * mass;
-    for (size_t i = 0; i < keep; ++i) {
-        r -= prob[i];
-        if (r < 0) return cand_[i].second;
-    }
-    return cand_[keep - 1].second;
+    return cand_[size_t(pick_sorted(prob.data(), int(keep), p_.top_p, p_.min_p, u))].second;
 }
 
 }  // namespace jet

@@ -5,6 +5,7 @@
 
 #include "cuda/common.cuh"
 #include "cuda/kernels.h"
+#include "sample_rule.h"
 
 namespace jet::cuda {
 
@@ -326,34 +327,7 @@ __global__ void __launch_bounds__(kThreads)
                         for (int j = 0; j < total; ++j) sum += prob[j];
                     }
                     for (int j = 0; j < total; ++j) prob[j] /= sum;
-                    int keep = total;
-                    if (p.top_p < 1.0f) {
-                        double acc = 0;
-                        int k = 0;
-                        while (k < keep) {
-                            acc += prob[k++];
-                            if (acc >= double(p.top_p)) break;
-                        }
-                        keep = k;
-                    }
-                    if (p.min_p > 0.0f) {
-                        const double floor = double(p.min_p) * prob[0];
-                        int k = 1;
-                        while (k < keep && prob[k] >= floor) ++k;
-                        keep = k;
-                    }
-                    double mass = 0;
-                    for (int j = 0; j < keep; ++j) mass += prob[j];
-                    double r = p.u * mass;
-                    int pick = cand[keep - 1].i;
-                    for (int j = 0; j < keep; ++j) {
-                        r -= prob[j];
-                        if (r < 0) {
-                            pick = cand[j].i;
-                            break;
-                        }
-                    }
-                    s_token = pick;
+                    s_token = cand[pick_sorted(prob, total, p.top_p, p.min_p, p.u)].i;
                 }
             }
         }
