@@ -172,7 +172,28 @@ void check_room(const jet_session *s, int32_t n, const int32_t *seqs) {
                                                   std::to_string(s->params.n_ctx) + ")");
 }
 
-// The body of jet_session_prefill (also used by generate): validated inputs.
+// The common part of jet_session_decode and jet_session_decode_sample: checks the batch, polls
+// the abort callback once (a step is atomic: never inside), runs `step`, and resets the batch's
+// sequences when it fails.
+template <class Step>
+void decode_step(jet_session *s, int32_t n, const int32_t *seqs, const int32_t *tokens,
+                 const jet_run_options *run, Step &&step) {
+    RunScope scope(s, run);
+    check_batch(s, n, seqs);
+    if (!tokens) invalid("tokens is NULL");
+    check_tokens(s, tokens, n);
+    check_room(s, n, seqs);
+    throw_if_cancelled(s);
+    s->cache->run = nullptr;
+    try {
+        step();
+    } catch (...) {
+        for (int32_t i = 0; i < n; ++i) s->reset_seq(seqs[i]);
+        throw;
+    }
+}
+
+// The body of jet_session_prefill: validated inputs.
 void do_prefill(jet_session *s, int32_t seq, const int32_t *tokens, int32_t n, int32_t mode,
                 float *logits_out) {
     const int V = s->vocab();
@@ -479,26 +500,16 @@ jet_status jet_session_decode(jet_session *session, int32_t n, const int32_t *se
                               const int32_t *tokens, float *logits_out, const jet_run_options *run) {
     return guard("jet_session_decode", [&] {
         if (!session) invalid("session is NULL");
-        RunScope scope(session, run);
-        check_batch(session, n, seqs);
-        if (!tokens) invalid("tokens is NULL");
         if (!logits_out) invalid("logits_out is NULL");
-        check_tokens(session, tokens, n);
-        check_room(session, n, seqs);
-        throw_if_cancelled(session);
-        session->cache->run = nullptr;  // a step is atomic: polled before it, never inside
-        try {
+        decode_step(session, n, seqs, tokens, run, [&] {
             session->model->backend->decode(*session->cache, n, seqs, tokens, logits_out);
-        } catch (...) {
-            for (int32_t i = 0; i < n; ++i) session->reset_seq(seqs[i]);
-            throw;
-        }
-        const size_t V = size_t(session->vocab());
-        for (int32_t i = 0; i < n; ++i) {
-            std::memcpy(session->logits_of(seqs[i]), logits_out + size_t(i) * V, sizeof(float) * V);
-            session->has_logits[size_t(seqs[i])] = 1;
-            session->accept(seqs[i], tokens + i, 1);
-        }
+            const size_t V = size_t(session->vocab());
+            for (int32_t i = 0; i < n; ++i) {
+                std::memcpy(session->logits_of(seqs[i]), logits_out + size_t(i) * V, sizeof(float) * V);
+                session->has_logits[size_t(seqs[i])] = 1;
+                session->accept(seqs[i], tokens + i, 1);
+            }
+        });
     });
 }
 
@@ -600,28 +611,18 @@ jet_status jet_session_decode_sample(jet_session *session, int32_t n, const int3
                                      float *out_logprobs, const jet_run_options *run) {
     return guard("jet_session_decode_sample", [&] {
         if (!session) invalid("session is NULL");
-        RunScope scope(session, run);
-        check_batch(session, n, seqs);
-        if (!tokens) invalid("tokens is NULL");
         if (!out_tokens) invalid("out_tokens is NULL");
-        check_tokens(session, tokens, n);
-        check_room(session, n, seqs);
-        throw_if_cancelled(session);
-        session->cache->run = nullptr;  // a step is atomic: polled before it, never inside
-        std::vector<jet::Sampler *> samplers(static_cast<size_t>(n));
-        for (int32_t i = 0; i < n; ++i) {
-            session->accept(seqs[i], tokens + i, 1);  // the penalty sees the token it follows
-            samplers[size_t(i)] = &session->samplers[size_t(seqs[i])];
-            session->has_logits[size_t(seqs[i])] = 0;  // the logits stay in the backend
-        }
-        try {
+        decode_step(session, n, seqs, tokens, run, [&] {
+            std::vector<jet::Sampler *> samplers(static_cast<size_t>(n));
+            for (int32_t i = 0; i < n; ++i) {
+                session->accept(seqs[i], tokens + i, 1);  // the penalty sees the token it follows
+                samplers[size_t(i)] = &session->samplers[size_t(seqs[i])];
+                session->has_logits[size_t(seqs[i])] = 0;  // the logits stay in the backend
+            }
             session->model->backend->decode_sample(*session->cache, session->vocab(), n, seqs,
                                                    tokens, samplers.data(), out_tokens,
                                                    out_logprobs);
-        } catch (...) {
-            for (int32_t i = 0; i < n; ++i) session->reset_seq(seqs[i]);
-            throw;
-        }
+        });
     });
 }
 

@@ -13,7 +13,8 @@ void Cache::check_cancel() const {
 
 void Backend::decode_sample(Cache &cache, int V, int n, const int32_t *seqs, const int32_t *tokens,
                             Sampler *const *samplers, int32_t *out_tokens, float *out_logprobs) {
-    std::vector<float> logits(size_t(n) * size_t(V));
+    std::vector<float> &logits = cache.host_logits;
+    logits.resize(size_t(n) * size_t(V));
     decode(cache, n, seqs, tokens, logits.data());
     for (int i = 0; i < n; ++i) {
         const float *row = logits.data() + size_t(i) * size_t(V);

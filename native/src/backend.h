@@ -33,6 +33,8 @@ public:
     // Set by api.cpp for the duration of a call: a backend calls check_cancel() between layers.
     // May be null.
     const jet_run_options *run = nullptr;
+    // Host logits of the default Backend::decode_sample, kept between steps (no allocation a step).
+    std::vector<float> host_logits;
     void check_cancel() const;  // throws Error(JET_ERR_CANCELLED) when run's abort callback says so
 };
 

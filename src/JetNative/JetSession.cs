@@ -174,12 +174,18 @@ public sealed class JetSession : IDisposable
         return _logits.AsSpan(0, tokens.Length * Model.Info.VocabSize);
     }
 
-    private unsafe void DecodeCore(ReadOnlySpan<int> sequences, ReadOnlySpan<int> tokens, CancellationToken cancellationToken)
+    /// <summary>A decode step's batch: one token per sequence, at least one.</summary>
+    private static void CheckBatch(ReadOnlySpan<int> sequences, ReadOnlySpan<int> tokens)
     {
         if (sequences.Length != tokens.Length)
             throw new ArgumentException($"{sequences.Length} sequences but {tokens.Length} tokens", nameof(tokens));
         if (tokens.IsEmpty)
             throw new ArgumentException("no tokens to decode", nameof(tokens));
+    }
+
+    private unsafe void DecodeCore(ReadOnlySpan<int> sequences, ReadOnlySpan<int> tokens, CancellationToken cancellationToken)
+    {
+        CheckBatch(sequences, tokens);
         int vocab = Model.Info.VocabSize;
         EnsureBuffer(checked(tokens.Length * vocab));
         var state = new CallbackState { CancellationToken = cancellationToken };
@@ -269,10 +275,7 @@ public sealed class JetSession : IDisposable
     public unsafe void DecodeSample(ReadOnlySpan<int> sequences, ReadOnlySpan<int> tokens, Span<int> next,
         Span<float> logprobs = default, CancellationToken cancellationToken = default)
     {
-        if (sequences.Length != tokens.Length)
-            throw new ArgumentException($"{sequences.Length} sequences but {tokens.Length} tokens", nameof(tokens));
-        if (tokens.IsEmpty)
-            throw new ArgumentException("no tokens to decode", nameof(tokens));
+        CheckBatch(sequences, tokens);
         if (next.Length < tokens.Length)
             throw new ArgumentException($"next holds {next.Length} ids, {tokens.Length} are needed", nameof(next));
         if (!logprobs.IsEmpty && logprobs.Length < tokens.Length)
