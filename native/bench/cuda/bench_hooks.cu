@@ -55,12 +55,10 @@ __global__ void spin_kernel(long long cycles) {
 }
 }  // namespace
 
-std::vector<std::pair<std::string, double>> decode_breakdown(Backend &backend, Cache &cache, int n,
-                                                             const int32_t *seqs,
-                                                             const int32_t *tokens) {
-    auto &be = dynamic_cast<CudaBackend &>(backend);
-    auto &c = dynamic_cast<CudaCache &>(cache);
-    be.upload_decode(c, n, seqs, tokens);
+namespace {
+// Runs `enqueue` with an event recorded after every op and returns GPU milliseconds per op kind.
+template <class Enqueue>
+std::vector<std::pair<std::string, double>> timed_ops(CudaCache &c, Enqueue enqueue) {
     std::vector<std::pair<const char *, cudaEvent_t>> marks;
     // Hold the stream for ~100 ms so that the whole step is queued before it runs: the gaps
     // between events are then GPU time, not host launch time.
@@ -69,7 +67,7 @@ std::vector<std::pair<std::string, double>> decode_breakdown(Backend &backend, C
     c.marks = &marks;
     mark(c, "start");
     try {
-        be.eager_decode(c, n);
+        enqueue();
     } catch (...) {
         c.marks = nullptr;
         throw;
@@ -89,6 +87,23 @@ std::vector<std::pair<std::string, double>> decode_breakdown(Backend &backend, C
     }
     for (auto &m : marks) cudaEventDestroy(m.second);
     return out;
+}
+}  // namespace
+
+std::vector<std::pair<std::string, double>> decode_breakdown(Backend &backend, Cache &cache, int n,
+                                                             const int32_t *seqs,
+                                                             const int32_t *tokens) {
+    auto &be = dynamic_cast<CudaBackend &>(backend);
+    auto &c = dynamic_cast<CudaCache &>(cache);
+    be.upload_decode(c, n, seqs, tokens);
+    return timed_ops(c, [&] { be.eager_decode(c, n); });
+}
+
+std::vector<std::pair<std::string, double>> prefill_breakdown(Backend &backend, Cache &cache,
+                                                              int seq, const int32_t *tokens,
+                                                              int n) {
+    auto &c = dynamic_cast<CudaCache &>(cache);
+    return timed_ops(c, [&] { backend.prefill(cache, seq, tokens, n, nullptr, false); });
 }
 
 double copy_bandwidth(size_t bytes, int reps) {

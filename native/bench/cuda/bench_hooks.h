@@ -26,6 +26,12 @@ std::vector<std::pair<std::string, double>> decode_breakdown(Backend &backend, C
                                                              const int32_t *seqs,
                                                              const int32_t *tokens);
 
+// The same for a prefill of `n` tokens into sequence `seq` (its chunks as the backend runs them;
+// the host's wait between chunks lands on each chunk's first op, "embedding").
+std::vector<std::pair<std::string, double>> prefill_breakdown(Backend &backend, Cache &cache,
+                                                              int seq, const int32_t *tokens,
+                                                              int n);
+
 // Measured device-to-device copy bandwidth in bytes/s (bytes read + bytes written), over a
 // buffer of `bytes`; the roof for memory-bound decode.
 double copy_bandwidth(size_t bytes, int reps);

@@ -126,10 +126,23 @@ def rel_rms(a, b):
     return ((a - b).pow(2).mean().sqrt() / b.pow(2).mean().sqrt().clamp_min(1e-30)).item()
 
 
+def sdpa_backend(fn):
+    """Which kernel torch's default SDPA selection ran (cuDNN, flash, efficient or math), from the
+    names of the CUDA kernels one call launches."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    names = " ".join(e.key.lower() for e in prof.key_averages())
+    for key, label in [("cudnn", "cuDNN"), ("flash", "flash"), ("fmha", "efficient"), ("efficient", "efficient")]:
+        if key in names:
+            return label
+    return "math"
+
+
 # ---------------------------------------------------------------- attention prefill
 def bench_attention_prefill(lib, rows, Ts):
     nh, nkv, hd = 12, 2, 128
-    from torch.nn.attention import SDPBackend, sdpa_kernel
     for T, window in [(t, 0) for t in Ts] + [(Ts[min(1, len(Ts) - 1)], 1152)]:
         q = torch.randn(1, T, nh, hd, device="cuda", dtype=torch.bfloat16)
         k = torch.randn(1, T, nkv, hd, device="cuda", dtype=torch.bfloat16)
@@ -143,15 +156,13 @@ def bench_attention_prefill(lib, rows, Ts):
         tflops = 4 * hd * nh * pairs / (ms * 1e-3) / 1e12
         base_ms, err, base = None, None, "-"
         if window == 0:
-            qt = q.transpose(1, 2)
-            kt = k.transpose(1, 2).repeat_interleave(nh // nkv, dim=1)
-            vt = v.transpose(1, 2).repeat_interleave(nh // nkv, dim=1)
-            with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
-                ref = F.scaled_dot_product_attention(qt, kt, vt, is_causal=True)
-                base_ms = timeit(lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=True))
+            qt, kt, vt = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+            sdpa = lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=True, enable_gqa=True)
+            ref = sdpa()
+            base_ms = timeit(sdpa)
             fn()
             err = rel_rms(out.transpose(1, 2), ref)
-            base = f"SDPA flash {base_ms:.3f} ms"
+            base = f"SDPA ({sdpa_backend(sdpa)}) {base_ms:.3f} ms"
         rows.append(("attention_prefill", f"T={T} nh=12 nkv=2 hd=128" + (f" window={window}" if window else " causal"),
                      f"{ms:.3f} ms", f"{tflops:.0f} TFLOP/s", base,
                      f"{base_ms / ms:.2f}x" if base_ms else "-", f"{err:.1e}" if err is not None else "-"))
@@ -161,9 +172,14 @@ def bench_attention_prefill(lib, rows, Ts):
 
 # ---------------------------------------------------------------- attention decode
 def bench_attention_decode(lib, rows, bw, Ls):
+    """Ours on our cache layout [B, L, nkv*hd]; torch SDPA (default backend, enable_gqa) on its
+    preferred contiguous [B, nkv, L, hd] copy of the same cache, outputs compared."""
     nh, nkv, hd = 12, 2, 128
-    cases = [(1, L, 0, 0) for L in Ls] + [(8, Ls[min(1, len(Ls) - 1)], 0, 0), (1, 1152, 1152, 1),
-                                          (32, 1152, 1152, 1)]
+    big = Ls[-1]
+    cases = [(1, L, 0, 0) for L in Ls] + [(8, Ls[min(1, len(Ls) - 1)], 0, 0), (128, big, 0, 0)]
+    if big >= 65536:
+        cases.append((461, big, 0, 0))  # the largest batch of the 2B at 64K on an 80 GB card
+    cases += [(1, 1152, 1152, 1), (32, 1152, 1152, 1)]
     for B, L, window, ring in cases:
         q = torch.randn(B, nh * hd, device="cuda", dtype=torch.bfloat16)
         k = torch.randn(B, L, nkv * hd, device="cuda", dtype=torch.bfloat16)
@@ -174,12 +190,26 @@ def bench_attention_decode(lib, rows, bw, Ls):
         ws = torch.empty(max(wsb, 1), dtype=torch.uint8, device="cuda")
         fn = lambda: ok(lib.jb_attention_decode(ptr(q), ptr(k), ptr(v), ptr(qpos), ptr(out), B, L, nh, nkv, hd,
                                                 window, ring, ptr(ws), wsb, stream()))
-        ms = timeit_graph(fn)
+        ms = timeit_graph(fn, reps=50 if B * L <= (1 << 20) else 5)
         nbytes = 2 * k.numel() * 2
         ideal = nbytes / bw * 1e3
+        base, err = f"copy-bound {ideal * 1e3:.1f} us", "-"
+        if not ring:
+            kt = k.view(B, L, nkv, hd).transpose(1, 2).contiguous()
+            del k
+            vt = v.view(B, L, nkv, hd).transpose(1, 2).contiguous()
+            del v
+            qt = q.view(B, nh, 1, hd)
+            sdpa = lambda: F.scaled_dot_product_attention(qt, kt, vt, enable_gqa=True)
+            ref = sdpa()
+            base_ms = timeit_graph(sdpa, reps=50 if B * L <= (1 << 20) else 5)
+            err = f"{rel_rms(out.view(B, nh, 1, hd), ref):.1e}"
+            base += f"; SDPA ({sdpa_backend(sdpa)}) {base_ms * 1e3:.1f} us = {ideal / base_ms:.0%}, ours {base_ms / ms:.2f}x"
+            del kt, vt
         rows.append(("attention_decode", f"B={B} L={L}" + (" ring window=1152" if ring else ""),
                      f"{ms * 1e3:.1f} us", f"{nbytes / (ms * 1e-3) / 1e12:.2f} TB/s",
-                     f"copy-bound {ideal * 1e3:.1f} us", f"{ideal / ms:.0%} of copy", "-"))
+                     base, f"{ideal / ms:.0%} of copy", err))
+        torch.cuda.empty_cache()
 
 
 # ---------------------------------------------------------------- gated delta, plain torch

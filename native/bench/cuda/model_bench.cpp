@@ -138,6 +138,26 @@ int main(int argc, char **argv) try {
         std::fprintf(stderr, "%s", line);
         if (L == ctx) ctx_cache = std::move(cache);
     }
+    // Where the longest prefill's time goes (GPU time per op kind, summed over layers and chunks).
+    if (!plens.empty()) {
+        const int L = *std::max_element(plens.begin(), plens.end());
+        std::vector<int32_t> tok(static_cast<size_t>(L));
+        for (int i = 0; i < L; ++i) tok[size_t(i)] = (i * 7919 + 17) % 151643;
+        auto cache = be->create_cache(1, L + 16);
+        const auto parts = jet::cuda::prefill_breakdown(*be, *cache, 0, tok.data(), L);
+        double total = 0;
+        for (const auto &p : parts) total += p.second;
+        std::snprintf(line, sizeof line,
+                      "\n| prefill of %d tokens (eager, GPU time) | ms | %% |\n|---|---:|---:|\n", L);
+        md << line;
+        for (const auto &p : parts) {
+            std::snprintf(line, sizeof line, "| %s | %.3f | %.1f |\n", p.first.c_str(), p.second,
+                          100.0 * p.second / total);
+            md << line;
+        }
+        std::snprintf(line, sizeof line, "| total | %.3f | 100 |\n\n", total);
+        md << line;
+    }
 
     // ---------------------------------------------------------------- decode
     // Bytes one decode step must read, per sequence (context ctx) and shared (weights).

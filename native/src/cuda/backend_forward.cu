@@ -53,7 +53,9 @@ void CudaBackend::attn_layer(CudaCache &c, int li, int T, int seq, int pos0, boo
         if (!st.ring) {
             cuda::bias_rope_split(w.proj, L.b_in, w.pos, w.q, kc + int64_t(pos0) * kvd,
                                   vc + int64_t(pos0) * kvd, T, nh, nkv, hd, theta, s);
+            mark(c, "attn rope + kv store");
             attention_prefill_any(cf, w.q, kc, vc, w.y, T, pos0 + T, pos0, 0, window, s);
+            mark(c, "attn attention prefill");
         } else {
             // Previous window rows (oldest first) then the new rows, contiguous.
             const int nprev = std::min(pos0, window - 1);
@@ -61,10 +63,13 @@ void CudaBackend::attn_layer(CudaCache &c, int li, int T, int seq, int pos0, boo
             cuda::kv_ring_gather(vc, w.vwin, nprev, kvd, pos0 - nprev, st.cap, s);
             bf16 *kn = w.kwin + int64_t(nprev) * kvd, *vn = w.vwin + int64_t(nprev) * kvd;
             cuda::bias_rope_split(w.proj, L.b_in, w.pos, w.q, kn, vn, T, nh, nkv, hd, theta, s);
+            mark(c, "swa ring gather + rope");
             attention_prefill_any(cf, w.q, w.kwin, w.vwin, w.y, T, nprev + T, pos0, pos0 - nprev,
                                   window, s);
+            mark(c, "swa attention prefill");
             cuda::kv_store(kn, kc, T, kvd, pos0, st.cap, true, s);
             cuda::kv_store(vn, vc, T, kvd, pos0, st.cap, true, s);
+            mark(c, "swa kv store");
         }
     } else {
         cuda::bias_rope_store(w.proj, L.b_in, w.pos, w.seqs, w.q, st.k, st.v, seq_stride, st.cap,
@@ -114,6 +119,7 @@ void CudaBackend::jet_layer(CudaCache &c, int li, int T, int seq, bool decode) c
     if (!decode) {
         cuda::dynamic_conv(w.proj + col_u, P, w.kern, vd * W, L.b2, st.conv + seq * c_n, w.v, 1,
                            T, vd, W, s);
+        mark(c, "jet dynamic conv");
         cuda::gated_delta_chunk(w.q, w.k, w.v, w.g, w.beta, st.S + seq * s_n, w.o, 1, T, H, dK,
                                 dV, scale, w.gdn_ws, w.gdn_ws_bytes, s);
     } else {
@@ -129,7 +135,7 @@ void CudaBackend::jet_layer(CudaCache &c, int li, int T, int seq, bool decode) c
                                    w.seqs);
         }
     }
-    mark(c, "jet dynamic conv + gated delta");
+    mark(c, decode ? "jet dynamic conv + gated delta" : "jet gated delta chunk");
     cuda::gemm_gated_rmsnorm(c.blas, w.o, w.proj + col_g, P, L.o_norm, cf.jet_norm_eps, w.y,
                              L.w_out, w.x, true, T, H, dV, d, 1.0f);
     mark(c, "jet gated rmsnorm + o_proj gemm");

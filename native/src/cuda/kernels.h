@@ -178,7 +178,7 @@ void attention_prefill(const bf16 *q, const bf16 *k, const bf16 *v, bf16 *out, i
 // ring != 0: ring buffer, row j holds the newest position p <= qpos[b] with p % L == j
 //            (ignored when p < 0). Sliding-window layers use ring = 1 with L >= window.
 // window > 0 additionally hides positions p with qpos[b] - p >= window.
-// Supports hd in {64, 128}, nh % nkv == 0 and nh / nkv <= 8.
+// Supports hd in {64, 128}, nh % nkv == 0 and nh / nkv <= 16.
 size_t attention_decode_workspace_bytes(int B, int L, int nh, int hd);
 void attention_decode(const bf16 *q, const bf16 *k, const bf16 *v, const int32_t *qpos,
                       bf16 *out, int B, int L, int nh, int nkv, int hd, int window, int ring,

@@ -1,10 +1,10 @@
 // Tests for cuda/attention_decode.cu (flash-decoding) against the CPU operator on the same
 // bf16-rounded inputs: batches whose sequences are at different positions (the first token, a
 // middle one, a full cache), linear caches up to 64K rows, ring buffers before and after they
-// wrap, windows on linear caches, GQA group sizes up to 8, hd 64 and 128. Rows a query must not
+// wrap, windows on linear caches, GQA group sizes up to 16, hd 64 and 128. Rows a query must not
 // see are filled with large values so that any leak shows.
 // Tolerance: relative RMS error <= 2x the error of rounding the fp32 reference output to bf16
-// (the kernel's math is fp32; only its inputs and output are bf16).
+// (fp32 math on bf16 inputs; like FlashAttention, the probabilities enter P V as bf16).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -97,6 +97,8 @@ TEST(CudaAttentionDecode, GroupSizesAndHeadDim64) {
     JET_SKIP_WITHOUT_CUDA();
     run_case(777, 16, 2, 64, 0, false, {776, 3}, 5);  // 8 query heads per kv head
     run_case(300, 4, 4, 64, 0, false, {299}, 6);      // no GQA
+    run_case(1000, 16, 1, 128, 0, false, {999, 64, 5}, 8);  // 16 query heads per kv head
+    run_case(129, 6, 2, 128, 0, false, {128, 63, 64, 65}, 9);  // around the 64-row tiles
 }
 
 TEST(CudaAttentionDecode, LongContext) {
@@ -111,8 +113,8 @@ TEST(CudaAttentionDecode, RejectsBadArguments) {
     const size_t wsb = jet::cuda::attention_decode_workspace_bytes(1, 64, 4, 128);
     DevBuf<unsigned char> ws(wsb);
     EXPECT_THROW(jet::cuda::attention_decode(buf.get(), buf.get(), buf.get(), pos.get(), buf.get(),
-                                             1, 64, 18, 2, 128, 0, 0, ws.get(), wsb, nullptr),
-                 jet::Error);  // 9 heads per kv head
+                                             1, 64, 34, 2, 128, 0, 0, ws.get(), wsb, nullptr),
+                 jet::Error);  // 17 heads per kv head
     EXPECT_THROW(jet::cuda::attention_decode(buf.get(), buf.get(), buf.get(), pos.get(), buf.get(),
                                              1, 64, 4, 2, 128, 0, 0, ws.get(), wsb - 1, nullptr),
                  jet::Error);  // workspace too small
