@@ -2,17 +2,22 @@
 // WY/UT form, with bf16 tensor-core products (WMMA 16x16x16, fp32 accumulation; mma.sync on
 // sm_80 / sm_90) and fp32 state, decay and triangular solve.
 //
-// Two kernels, like fla's chunk_gated_delta_rule_fwd:
+// Three kernels, split like fla's chunk_gated_delta_rule_fwd (so that the sequential part does
+// only two small products a chunk):
 //  1. gdc_prep: every (sequence, head, chunk) in parallel - everything that does not depend on
 //     the state. gamma = cumsum(g); A = strict_tril(beta_i e^(gamma_i - gamma_j) k_i.k_j);
 //     T = (I + A)^-1 (blockwise forward substitution, fp32); W = T diag(beta e^gamma) K and
 //     U = T diag(beta) V (bf16, workspace); Aqk = tril(e^(gamma_i - gamma_j) q_i.k_j) (bf16).
-//  2. gdc_scan: one block of 8 warps per (sequence, head, 32 state columns) walks the chunks in
-//     order with the state tile in shared memory (fp32, plus a bf16 copy for the tensor cores),
-//     the next chunk's inputs streaming in by cp.async meanwhile:
-//     E = U - W S;  O = s (diag(e^gamma) Q S + Aqk E);  S = e^gamma_C S + K^T diag(e^(gamma_C -
-//     gamma)) E. The state's columns are independent, so splitting dV costs nothing but the
-//     re-reading of Q, K, W (from L2).
+//  2. gdc_state: one block of 4 warps per (sequence, head, 16 or 32 state columns) walks the
+//     chunks in order with its fp32 state tile in registers (WMMA accumulators), the next
+//     chunks' W, K, U streaming in by cp.async: h_c = bf16(S) (stored), E = U - W S (stored over
+//     U), S = e^gamma_C S + K^T diag(e^(gamma_C - gamma)) E. The state's columns are
+//     independent, so splitting dV costs nothing but the re-reading of K, W (from L2).
+//  3. gdc_out: every (sequence, head, chunk, 64 columns) in parallel:
+//     O = s (diag(e^gamma) Q h_c + Aqk E).
+// The products are those of the earlier single-scan kernel (bf16 operands S, E, W, Aqk, fp32
+// accumulation and state), so the numerics are unchanged; h_c costs B H (T / 64) dK dV bf16 of
+// workspace.
 // A last, shorter chunk is padded with k = q = v = 0, g = 0, beta = 0, which changes nothing.
 #include <mma.h>
 
@@ -30,7 +35,7 @@ namespace {
 using namespace nvcuda;
 
 constexpr int kC = 64;         // chunk length
-constexpr int kThreads = 128;  // prep: 4 warps
+constexpr int kThreads = 256;  // prep: 8 warps
 constexpr int kWarps = kThreads / 32;
 constexpr int kMaxDK = 256;
 
