@@ -204,13 +204,18 @@ __global__ void __launch_bounds__(kThreads)
     // (thread = one column of one block), then two merges of lower-triangular blocks:
     // inv([[P, 0], [X, Q]]) = [[P^-1, 0], [-Q^-1 X P^-1, Q^-1]] (16 -> 32 -> 64).
     float *X = reinterpret_cast<float *>(smem + L.stage);  // 1024 floats of scratch
-    if (threadIdx.x < kC) {
-        const int o = (threadIdx.x / 16) * 16, c = threadIdx.x % 16;
+    if (threadIdx.x < kC) {  // the column in registers; x[j] = 0 for j < c, so summing
+        const int o = (threadIdx.x / 16) * 16, c = threadIdx.x % 16;  // from j = 0 adds exact 0s
+        float x[16];
+#pragma unroll
         for (int i = 0; i < 16; ++i) {
             float s = (i == c) ? 1.0f : 0.0f;
-            for (int j = c; j < i; ++j) s = fmaf(-A[(o + i) * lda + o + j], Tm[(o + j) * lda + o + c], s);
-            Tm[(o + i) * lda + o + c] = s;
+#pragma unroll
+            for (int j = 0; j < i; ++j) s = fmaf(-A[(o + i) * lda + o + j], x[j], s);
+            x[i] = s;
         }
+#pragma unroll
+        for (int i = 0; i < 16; ++i) Tm[(o + i) * lda + o + c] = x[i];
     }
     for (int i = threadIdx.x; i < kC * kC; i += kThreads) {
         const int r = i / kC, c = i % kC;
