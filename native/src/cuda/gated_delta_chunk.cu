@@ -92,14 +92,17 @@ struct PrepSmem {
     size_t Ks, Qs, Kd, A, Tm, Tb, Vs, stage, gam, bet, total;
     __host__ __device__ PrepSmem(int dK) {
         const int ldk = dK + 8;
+        // Regions reused once their first tenant is dead (fewer bytes, more blocks an SM):
+        // K, then T in bf16 (after Kd is built); Q, then Kd (after Q K^T); A, then a V piece
+        // (after the solve).
         size_t o = 0;
-        Ks = o; o += align128(size_t(kC) * ldk * sizeof(bf16));
+        Ks = o; o += align128((ldk > kC + 8 ? size_t(kC) * ldk : size_t(kC) * (kC + 8)) * sizeof(bf16));
+        Tb = Ks;
         Qs = o; o += align128(size_t(kC) * ldk * sizeof(bf16));
-        Kd = o; o += align128(size_t(kC) * ldk * sizeof(bf16));
+        Kd = Qs;
         A = o; o += align128(size_t(kC) * (kC + 4) * sizeof(float));
+        Vs = A;
         Tm = o; o += align128(size_t(kC) * (kC + 4) * sizeof(float));
-        Tb = o; o += align128(size_t(kC) * (kC + 8) * sizeof(bf16));
-        Vs = o; o += align128(size_t(kC) * (kC + 8) * sizeof(bf16));
         stage = o; o += align128(size_t(kWarps) * 256 * sizeof(float));
         gam = o; o += align128(kC * sizeof(float));
         bet = o; o += align128(kC * sizeof(float));
@@ -316,7 +319,8 @@ __global__ void __launch_bounds__(kThreads)
 // ------------------------------------------------------------------ kernel 2: the state pass
 // One block of 4 warps per (sequence, head, SV state columns) walks the chunks in order: SV = 32
 // (the last block 16 when dV % 32 == 16), or SV = 16 where 32 would leave SMs idle (B H dV / 32
-// blocks fewer than the SMs; each block's chunk is then half the work, the chain as long). The fp32 state tile lives in registers as WMMA
+// blocks fewer than the SMs; each block's chunk is then half the work, the chain as long) or
+// does not fit in shared memory. The fp32 state tile lives in registers as WMMA
 // accumulators (warp w owns the 16x16 tiles w, w + 4, ...), never in shared memory. Per chunk:
 //   h_c = bf16(S) (shared memory for W S, and the workspace for gdc_out);
 //   E = U - W S  (bf16 into the workspace, over U: the block reads its U columns before it
@@ -665,7 +669,9 @@ void gated_delta_chunk(const bf16 *q, const bf16 *k, const bf16 *v, const float 
           "gated_delta_chunk (smem limit)");
     int sms = 0;
     check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "gated_delta_chunk (SM count)");
-    const bool narrow = int64_t(B) * H * ((dV + 31) / 32) < sms;  // SV = 16 fills more SMs
+    // SV = 16 where 32-column blocks would leave SMs idle, or do not fit (dK = 256 on sm_80).
+    const bool narrow = int64_t(B) * H * ((dV + 31) / 32) < sms ||
+                        StateSmem(dK, 2, 32).total > size_t(smem_max);
     const int sv = narrow ? 16 : 32;
     const size_t need_smem = std::max({prep_smem, out_smem, StateSmem(dK, 2, sv).total});
     if (need_smem > size_t(smem_max))

@@ -107,8 +107,9 @@ TEST(CudaGatedDeltaChunk, HeadSizes) {
 }
 
 // The PostNAS candidates' key dims (192/192/8, 256) and value dims that are multiples of 16 but
-// not 32 (the last 32-column state-pass block owns 16 columns). dK = 256 needs sm_90's shared memory; on a GPU
-// with less, the launcher must refuse it with a jet::Error instead.
+// not 32 (the last 32-column state-pass block owns 16 columns). dK = 256 needs ~158 KB of shared
+// memory a block (sm_80 and sm_90 have it); on a GPU with less, the launcher must refuse it
+// with a jet::Error instead.
 TEST(CudaGatedDeltaChunk, LargeKeyDims) {
     JET_SKIP_WITHOUT_CUDA();
     check_case(make_inputs(2, 200, 3, 192, 192, 11), "dK192");
@@ -123,7 +124,7 @@ TEST(CudaGatedDeltaChunk, LargeKeyDims) {
     ASSERT_EQ(cudaGetDevice(&dev), cudaSuccess);
     ASSERT_EQ(cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev),
               cudaSuccess);
-    if (smem >= 200 * 1024) {
+    if (smem >= 158 * 1024) {
         check_case(make_inputs(1, 200, 2, 256, 256, 15), "dK256");
         check_case(make_inputs(1, 65, 2, 256, 80, 16), "dK256 dV80");
     } else {
