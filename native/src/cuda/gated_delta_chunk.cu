@@ -562,9 +562,12 @@ __global__ void __launch_bounds__(kOutThreads)
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     float *scr = reinterpret_cast<float *>(smem + L.scratch) + warp * 256;
     const int ldk = dK + 8, ldo = kOV + 8, ldq = kC + 8;
-    const int chunk = blockIdx.x, h = blockIdx.y % H, b = blockIdx.y / H;
-    const int col0 = blockIdx.z * kOV, ncol = min(kOV, dV - col0);
-    const int nchunks = gridDim.x, Tp = nchunks * kC;
+    // x = chunk * (column tiles) + column tile: the tiles of one chunk run side by side, so Q
+    // and Aqk come from L2 after the first.
+    const int nct = (dV + kOV - 1) / kOV;
+    const int chunk = blockIdx.x / nct, h = blockIdx.y % H, b = blockIdx.y / H;
+    const int col0 = (blockIdx.x % nct) * kOV, ncol = min(kOV, dV - col0);
+    const int nchunks = gridDim.x / nct, Tp = nchunks * kC;
     const int t0 = chunk * kC, n = min(kC, T - t0);
     const int64_t bh = int64_t(b) * H + h, wrow = bh * Tp + t0, tok0 = int64_t(b) * T + t0;
 
@@ -698,8 +701,8 @@ void gated_delta_chunk(const bf16 *q, const bf16 *k, const bf16 *v, const float 
     state_k<<<dim3(unsigned((dV + sv - 1) / sv), unsigned(H), unsigned(B)), kStateThreads,
               state_smem, s>>>(k, ws, state, T, H, dK, dV);
     check_launch("gated_delta_chunk (state)");
-    gdc_out_kernel<<<dim3(unsigned(nchunks), unsigned(B * H), unsigned((dV + kOV - 1) / kOV)),
-                     kOutThreads, out_smem, s>>>(q, ws, o, T, H, dK, dV, scale);
+    gdc_out_kernel<<<dim3(unsigned(nchunks * ((dV + kOV - 1) / kOV)), unsigned(B * H)), kOutThreads,
+                     out_smem, s>>>(q, ws, o, T, H, dK, dV, scale);
     check_launch("gated_delta_chunk (out)");
 }
 
