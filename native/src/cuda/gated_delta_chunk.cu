@@ -317,19 +317,20 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 // ------------------------------------------------------------------ kernel 2: the state pass
-// One block of 4 warps per (sequence, head, SV state columns) walks the chunks in order: SV = 32
-// (the last block 16 when dV % 32 == 16), or SV = 16 where 32 would leave SMs idle (B H dV / 32
-// blocks fewer than the SMs; each block's chunk is then half the work, the chain as long) or
-// does not fit in shared memory. The fp32 state tile lives in registers as WMMA
-// accumulators (warp w owns the 16x16 tiles w, w + 4, ...), never in shared memory. Per chunk:
+// One block of 4..8 warps (a warp per 16x16 state tile, as far as that goes) per (sequence,
+// head, SV state columns) walks the chunks in order: SV = 32 (the last block 16 when
+// dV % 32 == 16), or SV = 16 where 32 would leave SMs idle (B H dV / 32 blocks fewer than the
+// SMs; each block's chunk is then half the work, the chain as long) or does not fit in shared
+// memory. The fp32 state tile lives in registers as WMMA accumulators (warp w of n owns the
+// tiles w, w + n, ...), never in shared memory. Per chunk:
 //   h_c = bf16(S) (shared memory for W S, and the workspace for gdc_out);
 //   E = U - W S  (bf16 into the workspace, over U: the block reads its U columns before it
 //                 writes them, and no other block touches them);
 //   S = e^gamma_C S + K^T diag(e^(gamma_C - gamma)) E.
 // The inputs of the next ST - 1 chunks (W, K, U, gamma) stream in by cp.async meanwhile. No
 // output work here: that is gdc_out, fully parallel over chunks.
-constexpr int kStateThreads = 128;
-constexpr int kStateWarps = kStateThreads / 32;
+constexpr int kStateMinWarps = 4;  // warps a block: one per state tile, 4..8
+constexpr int kStateMaxWarps = 8;
 
 struct StateSmem {
     size_t stage, Ws, Ks, Us, gam, Sb, Ed, scratch, total;
@@ -344,7 +345,7 @@ struct StateSmem {
         o *= size_t(stages);
         Sb = o; o += align128(size_t(dK) * (kSV + 8) * sizeof(bf16));
         Ed = o; o += align128(size_t(kC) * (kSV + 8) * sizeof(bf16));
-        scratch = o; o += align128(size_t(kStateWarps) * 256 * sizeof(float));
+        scratch = o; o += align128(size_t(kStateMaxWarps) * 256 * sizeof(float));
         total = o;
     }
 };
@@ -369,11 +370,12 @@ __device__ __forceinline__ void load_rows_async(bf16 *dst, int ld, const bf16 *s
 }
 
 template <int ST, int kSV>
-__global__ void __launch_bounds__(kStateThreads)
+__global__ void __launch_bounds__(kStateMaxWarps * 32)
     gdc_state_kernel(const bf16 *__restrict__ k, Workspace ws, float *__restrict__ state, int T,
                      int H, int dK, int dV) {
     extern __shared__ __align__(128) unsigned char smem[];
-    constexpr int kMaxSTiles = (kMaxDK / 16) * (kSV / 16) / kStateWarps;  // per warp
+    constexpr int kMaxSTiles = (kMaxDK / 16) * (kSV / 16) / kStateMinWarps;  // per warp
+    const int nwarps = blockDim.x / 32;
     const StateSmem L(dK, ST, kSV);
     bf16 *Sb = reinterpret_cast<bf16 *>(smem + L.Sb);
     bf16 *Ed = reinterpret_cast<bf16 *>(smem + L.Ed);
@@ -407,7 +409,7 @@ __global__ void __launch_bounds__(kStateThreads)
     float *S = state + bh * dK * dV + col0;
 #pragma unroll
     for (int i = 0; i < kMaxSTiles; ++i) {  // via the warp's scratch: any state alignment
-        const int t = warp + i * kStateWarps;
+        const int t = warp + i * nwarps;
         if (t < nst) {
             const float *src = S + int64_t((t / ntn) * 16 + lr) * dV + (t % ntn) * 16 + lc;
 #pragma unroll
@@ -439,7 +441,7 @@ __global__ void __launch_bounds__(kStateThreads)
         bf16 *hout = ws.Hs + (bh * nchunks + chunk) * int64_t(dK) * dV + col0;
 #pragma unroll
         for (int i = 0; i < kMaxSTiles; ++i) {
-            const int t = warp + i * kStateWarps;
+            const int t = warp + i * nwarps;
             if (t < nst) {
                 const int tm = t / ntn, tn = t % ntn;
                 wmma::store_matrix_sync(scr, s[i], 16, wmma::mem_row_major);
@@ -458,7 +460,7 @@ __global__ void __launch_bounds__(kStateThreads)
 
         // E = U - W S: 4 x ntn tiles; E to the workspace (over U), Ed = e^(gC - gamma) E.
         const float gC = gam[kC - 1];
-        for (int t = warp; t < 4 * ntn; t += kStateWarps) {
+        for (int t = warp; t < 4 * ntn; t += nwarps) {
             const int tm = t / ntn, tn = t % ntn;
             FragC c;
             wmma::fill_fragment(c, 0.0f);
@@ -496,7 +498,7 @@ __global__ void __launch_bounds__(kStateThreads)
         const float decay = __expf(gC);
 #pragma unroll
         for (int i = 0; i < kMaxSTiles; ++i) {
-            const int t = warp + i * kStateWarps;
+            const int t = warp + i * nwarps;
             if (t < nst) {
                 const int tm = t / ntn, tn = t % ntn;
 #pragma unroll
@@ -516,7 +518,7 @@ __global__ void __launch_bounds__(kStateThreads)
     cp_async_wait<0>();
 #pragma unroll
     for (int i = 0; i < kMaxSTiles; ++i) {
-        const int t = warp + i * kStateWarps;
+        const int t = warp + i * nwarps;
         if (t < nst) {
             wmma::store_matrix_sync(scr, s[i], 16, wmma::mem_row_major);
             __syncwarp();
@@ -682,8 +684,15 @@ void gated_delta_chunk(const bf16 *q, const bf16 *k, const bf16 *v, const float 
                     "gated_delta_chunk: dK=" + std::to_string(dK) + " needs " +
                         std::to_string(need_smem) + " bytes of shared memory per block, this GPU has " +
                         std::to_string(smem_max));
-    // Three stages (two chunks in flight) where they fit, else two.
-    const bool three = StateSmem(dK, 3, sv).total <= size_t(smem_max);
+    // Three stages (two chunks in flight) where they fit with every block resident at once
+    // (a block that waits for a free SM would add its whole chain), else two.
+    int smem_sm = 0;
+    check(cudaDeviceGetAttribute(&smem_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev),
+          "gated_delta_chunk (smem per SM)");
+    const int64_t state_blocks = int64_t(B) * H * ((dV + sv - 1) / sv);
+    const int64_t per_sm = (state_blocks + sms - 1) / sms;
+    const size_t smem3 = StateSmem(dK, 3, sv).total;
+    const bool three = smem3 <= size_t(smem_max) && per_sm * int64_t(smem3 + 1024) <= smem_sm;
     const size_t state_smem = StateSmem(dK, three ? 3 : 2, sv).total;
     check(cudaFuncSetAttribute(gdc_prep_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                int(prep_smem)),
@@ -698,7 +707,12 @@ void gated_delta_chunk(const bf16 *q, const bf16 *k, const bf16 *v, const float 
     gdc_prep_kernel<<<dim3(unsigned(nchunks), unsigned(H), unsigned(B)), kThreads, prep_smem, s>>>(
         q, k, v, g, beta, ws, T, H, dK, dV);
     check_launch("gated_delta_chunk (prep)");
-    state_k<<<dim3(unsigned((dV + sv - 1) / sv), unsigned(H), unsigned(B)), kStateThreads,
+    // Narrow blocks (at most two an SM): a warp per state tile, up to 8. Wide ones: 4 warps, so
+    // that registers (~170 a thread) leave room for two or three blocks an SM.
+    const int state_warps =
+        narrow ? std::min(kStateMaxWarps, std::max(kStateMinWarps, (dK / 16) * std::min(sv, dV) / 16))
+               : kStateMinWarps;
+    state_k<<<dim3(unsigned((dV + sv - 1) / sv), unsigned(H), unsigned(B)), unsigned(32 * state_warps),
               state_smem, s>>>(k, ws, state, T, H, dK, dV);
     check_launch("gated_delta_chunk (state)");
     gdc_out_kernel<<<dim3(unsigned(nchunks * ((dV + kOV - 1) / kOV)), unsigned(B * H)), kOutThreads,
