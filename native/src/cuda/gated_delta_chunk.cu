@@ -197,9 +197,18 @@ __global__ void __launch_bounds__(kThreads)
         A[r * lda + c] = c < r ? bet[r] * d * A[r * lda + c] : 0.0f;
     }
     // Kd = diag(beta e^gamma) K for W.
-    for (int i = threadIdx.x; i < kC * dK; i += kThreads) {
-        const int r = i / dK, c = i % dK;
-        Kd[r * ldk + c] = __float2bfloat16(bet[r] * __expf(gam[r]) * __bfloat162float(Ks[r * ldk + c]));
+    const int kvecs = dK / 8;
+    for (int i = threadIdx.x; i < kC * kvecs; i += kThreads) {  // 8 values at a time
+        const int r = i / kvecs, c = (i % kvecs) * 8;
+        const float f = bet[r] * __expf(gam[r]);
+        uint4 raw = *reinterpret_cast<const uint4 *>(Ks + r * ldk + c);
+        __nv_bfloat162 *h2 = reinterpret_cast<__nv_bfloat162 *>(&raw);
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            const float2 x = __bfloat1622float2(h2[j]);
+            h2[j] = __floats2bfloat162_rn(f * x.x, f * x.y);
+        }
+        *reinterpret_cast<uint4 *>(Kd + r * ldk + c) = raw;
     }
     __syncthreads();
 
