@@ -6,9 +6,10 @@
 // only two small products a chunk):
 //  1. gdc_prep: every (sequence, head, chunk) in parallel - everything that does not depend on
 //     the state. gamma = cumsum(g); A = strict_tril(beta_i e^(gamma_i - gamma_j) k_i.k_j);
-//     T = (I + A)^-1 (blockwise forward substitution, fp32); W = T diag(beta e^gamma) K and
-//     U = T diag(beta) V (bf16, workspace); Aqk = tril(e^(gamma_i - gamma_j) q_i.k_j) (bf16).
-//  2. gdc_state: one block of 4 warps per (sequence, head, 16 or 32 state columns) walks the
+//     T = (I + A)^-1 (blockwise forward substitution, fp32); W = T diag(beta) diag(e^gamma) K
+//     and U = T diag(beta) V (bf16, workspace; T diag(beta) rounded to bf16 once, V streaming
+//     in by cp.async); Aqk = tril(e^(gamma_i - gamma_j) q_i.k_j) (bf16).
+//  2. gdc_state: one block of 4..8 warps per (sequence, head, 16 or 32 state columns) walks the
 //     chunks in order with its fp32 state tile in registers (WMMA accumulators), the next
 //     chunks' W, K, U streaming in by cp.async: h_c = bf16(S) (stored), E = U - W S (stored over
 //     U), S = e^gamma_C S + K^T diag(e^(gamma_C - gamma)) E. The state's columns are
@@ -60,6 +61,25 @@ __device__ __forceinline__ void load_rows(bf16 *dst, int ld, const bf16 *src, in
     }
 }
 
+__device__ __forceinline__ void cp_async16(void *dst, const void *src, bool pred) {
+    const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(pred ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+// Async copy of rows [0, kC) of a matrix (D bf16 per row, row stride rs) into shared memory
+// with row pitch ld; rows >= n are zero-filled.
+__device__ __forceinline__ void load_rows_async(bf16 *dst, int ld, const bf16 *src, int64_t rs,
+                                                int n, int D) {
+    const int vecs = D / 8;
+    for (int i = threadIdx.x; i < kC * vecs; i += blockDim.x) {
+        const int r = i / vecs, c = (i % vecs) * 8;
+        cp_async16(dst + r * ld + c, src + (r < n ? r * rs + c : 0), r < n);
+    }
+}
+
 // Workspace layout, Tp = T rounded up to kC.
 struct Workspace {
     bf16 *W;       // [B, H, Tp, dK]
@@ -89,19 +109,18 @@ size_t carve(int B, int T, int H, int dK, int dV, void *base, Workspace *ws) {
 
 // ------------------------------------------------------------------ kernel 1: per chunk
 struct PrepSmem {
-    size_t Ks, Qs, Kd, A, Tm, Tb, Vs, stage, gam, bet, total;
+    size_t Ks, Qs, Kd, A, Tm, Tb, stage, gam, bet, total;
     __host__ __device__ PrepSmem(int dK) {
         const int ldk = dK + 8;
         // Regions reused once their first tenant is dead (fewer bytes, more blocks an SM):
-        // K, then T in bf16 (after Kd is built); Q, then Kd (after Q K^T); A, then a V piece
-        // (after the solve).
+        // K, then T diag(beta) in bf16 (after Kd is built); Q, then Kd (after Q K^T); A and
+        // Tm, then two V pieces (after the solve).
         size_t o = 0;
         Ks = o; o += align128((ldk > kC + 8 ? size_t(kC) * ldk : size_t(kC) * (kC + 8)) * sizeof(bf16));
         Tb = Ks;
         Qs = o; o += align128(size_t(kC) * ldk * sizeof(bf16));
         Kd = Qs;
         A = o; o += align128(size_t(kC) * (kC + 4) * sizeof(float));
-        Vs = A;
         Tm = o; o += align128(size_t(kC) * (kC + 4) * sizeof(float));
         stage = o; o += align128(size_t(kWarps) * 256 * sizeof(float));
         gam = o; o += align128(kC * sizeof(float));
@@ -137,7 +156,6 @@ __global__ void __launch_bounds__(kThreads)
     float *A = reinterpret_cast<float *>(smem + L.A);
     float *Tm = reinterpret_cast<float *>(smem + L.Tm);
     bf16 *Tb = reinterpret_cast<bf16 *>(smem + L.Tb);
-    bf16 *Vs = reinterpret_cast<bf16 *>(smem + L.Vs);
     float *stage = reinterpret_cast<float *>(smem + L.stage) + (threadIdx.x / 32) * 256;
     float *gam = reinterpret_cast<float *>(smem + L.gam);
     float *bet = reinterpret_cast<float *>(smem + L.bet);
@@ -196,11 +214,11 @@ __global__ void __launch_bounds__(kThreads)
         aqk_out[i] = __float2bfloat16(c <= r ? Tm[r * lda + c] * d : 0.0f);
         A[r * lda + c] = c < r ? bet[r] * d * A[r * lda + c] : 0.0f;
     }
-    // Kd = diag(beta e^gamma) K for W.
+    // Kd = diag(e^gamma) K for W (beta goes into Tb).
     const int kvecs = dK / 8;
     for (int i = threadIdx.x; i < kC * kvecs; i += kThreads) {  // 8 values at a time
         const int r = i / kvecs, c = (i % kvecs) * 8;
-        const float f = bet[r] * __expf(gam[r]);
+        const float f = __expf(gam[r]);
         uint4 raw = *reinterpret_cast<const uint4 *>(Ks + r * ldk + c);
         __nv_bfloat162 *h2 = reinterpret_cast<__nv_bfloat162 *>(&raw);
 #pragma unroll
@@ -265,9 +283,23 @@ __global__ void __launch_bounds__(kThreads)
     __syncthreads();
     for (int i = threadIdx.x; i < kC * kC; i += kThreads) {
         const int r = i / kC, c = i % kC;
-        Tb[r * ldt + c] = __float2bfloat16(Tm[r * lda + c]);
+        Tb[r * ldt + c] = __float2bfloat16(Tm[r * lda + c] * bet[c]);  // T diag(beta)
     }
     __syncthreads();
+
+    // V in pieces of 64 columns, double-buffered by cp.async in the regions of A and Tm (both
+    // dead now); the first two pieces arrive while W is computed.
+    const bf16 *vsrc = v + (tok0 * H + h) * dV;
+    bf16 *const vb0 = reinterpret_cast<bf16 *>(smem + L.A), *const vb1 = reinterpret_cast<bf16 *>(smem + L.Tm);
+    auto vbuf = [&](int p) { return (p & 1) ? vb1 : vb0; };
+    const int npieces = (dV + kC - 1) / kC;
+    auto load_v = [&](int p) {
+        if (p < npieces)
+            load_rows_async(vbuf(p), ldt, vsrc + p * kC, int64_t(H) * dV, n, min(kC, dV - p * kC));
+        cp_async_commit();  // (empty past the end: keeps the group count uniform)
+    };
+    load_v(0);
+    load_v(1);
 
     // W = Tb Kd  [64 x dK]
     bf16 *w_out = ws.W + (bh * Tp + t0) * dK;
@@ -286,26 +318,12 @@ __global__ void __launch_bounds__(kThreads)
         store_tile_bf16(c, stage, w_out + tm * 16 * dK + tn * 16, dK);
     }
 
-    // U = Tb diag(beta) V, 64 value columns at a time.
+    // U = Tb V, 64 value columns at a time.
     bf16 *u_out = ws.U + (bh * Tp + t0) * dV;
-    const bf16 *vsrc = v + (tok0 * H + h) * dV;
-    for (int c0 = 0; c0 < dV; c0 += kC) {
-        const int w = min(kC, dV - c0);  // multiple of 16
-        __syncthreads();                 // previous piece fully consumed
-        const int vecs = w / 8;
-        for (int i = threadIdx.x; i < kC * vecs; i += kThreads) {
-            const int r = i / vecs, c = (i % vecs) * 8;
-            uint4 raw = make_uint4(0, 0, 0, 0);
-            if (r < n) raw = *reinterpret_cast<const uint4 *>(vsrc + int64_t(r) * H * dV + c0 + c);
-            __nv_bfloat162 *h = reinterpret_cast<__nv_bfloat162 *>(&raw);
-            const float br = bet[r];
-#pragma unroll
-            for (int j = 0; j < 4; ++j) {
-                const float2 f = __bfloat1622float2(h[j]);
-                h[j] = __floats2bfloat162_rn(br * f.x, br * f.y);
-            }
-            *reinterpret_cast<uint4 *>(Vs + r * ldt + c) = raw;
-        }
+    for (int p = 0; p < npieces; ++p) {
+        const int c0 = p * kC, w = min(kC, dV - c0);  // multiple of 16
+        const bf16 *Vp = vbuf(p);
+        cp_async_wait<1>();  // piece p is in (p + 1 may still be on its way)
         __syncthreads();
         const int wtn = w / 16;
         for (int tile = warp; tile < 4 * wtn; tile += kWarps) {
@@ -316,12 +334,15 @@ __global__ void __launch_bounds__(kThreads)
                 FragA a;
                 FragB bb;
                 wmma::load_matrix_sync(a, Tb + tm * 16 * ldt + kk, ldt);
-                wmma::load_matrix_sync(bb, Vs + kk * ldt + tn * 16, ldt);
+                wmma::load_matrix_sync(bb, Vp + kk * ldt + tn * 16, ldt);
                 wmma::mma_sync(c, a, bb, c);
             }
             store_tile_bf16(c, stage, u_out + tm * 16 * dV + c0 + tn * 16, dV);
         }
+        __syncthreads();  // piece p consumed: its buffer takes piece p + 2
+        load_v(p + 2);
     }
+    cp_async_wait<0>();
     if (threadIdx.x < kC) ws.gamma[bh * Tp + t0 + threadIdx.x] = gam[threadIdx.x];
 }
 
@@ -358,25 +379,6 @@ struct StateSmem {
         total = o;
     }
 };
-
-__device__ __forceinline__ void cp_async16(void *dst, const void *src, bool pred) {
-    const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(pred ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-
-// Async copy of rows [0, kC) of a matrix (D bf16 per row, row stride rs) into shared memory
-// with row pitch ld; rows >= n are zero-filled.
-__device__ __forceinline__ void load_rows_async(bf16 *dst, int ld, const bf16 *src, int64_t rs,
-                                                int n, int D) {
-    const int vecs = D / 8;
-    for (int i = threadIdx.x; i < kC * vecs; i += blockDim.x) {
-        const int r = i / vecs, c = (i % vecs) * 8;
-        cp_async16(dst + r * ld + c, src + (r < n ? r * rs + c : 0), r < n);
-    }
-}
 
 template <int ST, int kSV>
 __global__ void __launch_bounds__(kStateMaxWarps * 32)
