@@ -9,8 +9,10 @@ Builds native/bench/cuda/kernels_capi.cu + the selected kernels (native/src/cuda
 same torch stream (median of repeated runs after warm-up):
   - attention_prefill vs torch SDPA restricted to the flash backend (nh=12, nkv=2, hd=128,
     causal, T = 4K/16K/64K); sliding window 1152 reported alone (flash SDPA takes no window);
-  - gated_delta_chunk vs the chunked (WY/UT) form written in plain torch below (H=12, dK=96,
-    dV=256), its outputs compared too;
+  - gated_delta_chunk vs fla's Triton chunk_gated_delta_rule (the official model's kernel; fla's
+    package from .carry/fla or FLA_PATH; the chunked form in plain torch below where fla is
+    missing) (H=12, dK=96, dV=256, an initial state), its outputs and final state compared too;
+    --profile splits both into prep / state pass / output kernels;
   - attention_decode, gated_delta_step, dynamic_conv vs the bytes they must move divided by
     the measured device-to-device copy bandwidth; the decode-sized calls are timed inside a CUDA
     graph (50 launches per replay) so that host launch overhead does not count.
@@ -261,13 +263,55 @@ def gdn_inputs(B, T, H, K, V):
     return q, k, v, g, beta
 
 
+def load_fla():
+    """fla's chunk_gated_delta_rule (the official model's kernel), from a copy of fla's package
+    under .carry/fla (the GPU machine) or FLA_PATH; None where it cannot be imported."""
+    for d in [os.environ.get("FLA_PATH"), os.path.join(ROOT, ".carry", "fla"), ".carry/fla"]:
+        if d and os.path.isdir(os.path.join(d, "fla")) and d not in sys.path:
+            sys.path.insert(0, d)
+    try:
+        from fla.ops.gated_delta_rule import chunk_gated_delta_rule
+        return chunk_gated_delta_rule
+    except Exception as e:  # noqa: BLE001 - report and fall back to the torch form
+        print(f"fla not importable ({type(e).__name__}: {e}); gated_delta_chunk vs plain torch")
+        return None
+
+
+def kernel_split(fn, groups, other="other"):
+    """Per-launch GPU milliseconds of fn()'s kernels, summed into groups: {label: substring}
+    (the rest under `other`), from the torch profiler."""
+    fn()
+    torch.cuda.synchronize()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    out = {label: 0.0 for label in groups}
+    out[other] = 0.0
+    for ev in prof.key_averages():
+        us = getattr(ev, "device_time_total", None)
+        if us is None:
+            us = getattr(ev, "cuda_time_total", 0.0)
+        if not us or ev.key.startswith("ProfilerStep") or "Memcpy" in ev.key or "Memset" in ev.key:
+            continue
+        label = next((l for l, sub in groups.items() if sub in ev.key), None)
+        if label is None:
+            # CPU-side ops (aten::...) also carry device time of their kernels: skip them,
+            # count only the kernels themselves.
+            if ev.key.startswith("aten::") or ev.key.startswith("cuda"):
+                continue
+            label = other
+        out[label] += us / 1e3
+    return out
+
+
 def bench_gated_delta_chunk(lib, rows, Ts):
     H, K, V = 12, 96, 256
     scale = K ** -0.5
     torch.backends.cuda.matmul.allow_tf32 = True
+    fla = load_fla()
     for T in Ts:
         q, k, v, g, beta = gdn_inputs(1, T, H, K, V)
-        S0 = torch.zeros(1, H, K, V, device="cuda")
+        S0 = 0.1 * torch.randn(1, H, K, V, device="cuda")  # an initial state, as after a prefill
         S = S0.clone()
         o = torch.empty(1, T, H, V, device="cuda")
         wsb = lib.jb_gated_delta_chunk_workspace_bytes(1, T, H, K, V)
@@ -277,18 +321,38 @@ def bench_gated_delta_chunk(lib, rows, Ts):
             ok(lib.jb_gated_delta_chunk(ptr(q), ptr(k), ptr(v), ptr(g), ptr(beta), ptr(S), ptr(o), 1, T, H, K, V,
                                         scale, ptr(ws), wsb, stream()))
         ms = timeit(fn)
-        if PROFILE and T == Ts[-1]:
-            with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
-                fn()
-                torch.cuda.synchronize()
-            print(f"gated_delta_chunk T={T} kernels:")
-            print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=6))
-        base_ms = timeit(lambda: torch_chunk_gdn(q, k, v, g, beta, S0, scale), min_ms=100.0)
         fn()
-        ro, rS = torch_chunk_gdn(q, k, v, g, beta, S0, scale)
+        if fla is not None:
+            # fla's layout is ours: q, k [B,T,H,K] bf16, v [B,T,H,V] bf16, g (natural-log decay)
+            # and beta [B,T,H] fp32, initial state [B,H,K,V] fp32; it returns o (bf16) and hT.
+            run_fla = lambda: fla(q, k, v, g, beta, scale=scale, initial_state=S0,
+                                  output_final_state=True, use_qk_l2norm_in_kernel=False)
+            base_ms = timeit(run_fla)
+            ro, rS = run_fla()
+            base = "fla chunk_gated_delta_rule"
+        else:
+            base_ms = timeit(lambda: torch_chunk_gdn(q, k, v, g, beta, S0, scale), min_ms=100.0)
+            ro, rS = torch_chunk_gdn(q, k, v, g, beta, S0, scale)
+            base = "torch chunked (fp32/TF32)"
         err = max(rel_rms(o, ro), rel_rms(S, rS))
+        if T == Ts[0]:  # both against the fp32 torch form (cheap at this length)
+            to, tS = torch_chunk_gdn(q, k, v, g, beta, S0, scale)
+            print(f"gated_delta_chunk T={T}: rel RMS vs fp32 torch: ours o {rel_rms(o, to):.1e} "
+                  f"S {rel_rms(S, tS):.1e}" + (f"; fla o {rel_rms(ro, to):.1e} S {rel_rms(rS, tS):.1e}"
+                                                if fla is not None else ""))
+        if PROFILE:
+            ours = kernel_split(fn, {"prep": "gdc_prep", "state pass": "gdc_state",
+                                     "output": "gdc_out"}, other="state reset copy")
+            print(f"gated_delta_chunk T={T} ours by kernel (ms): " +
+                  ", ".join(f"{l} {t:.3f}" for l, t in ours.items()))
+            if fla is not None:
+                theirs = kernel_split(run_fla, {"state pass": "chunk_gated_delta_rule_fwd_kernel_h",
+                                                "output": "chunk_fwd_kernel_o"},
+                                      other="prep (cumsum, kkt, solve_tril, w/u) + casts")
+                print(f"gated_delta_chunk T={T} fla by kernel (ms): " +
+                      ", ".join(f"{l} {t:.3f}" for l, t in theirs.items()))
         rows.append(("gated_delta_chunk", f"T={T} H=12 dK=96 dV=256", f"{ms:.3f} ms",
-                     f"{T / ms / 1e3:.2f} Mtok/s", f"torch chunked (fp32/TF32) {base_ms:.3f} ms",
+                     f"{T / ms / 1e3:.2f} Mtok/s", f"{base} {base_ms:.3f} ms",
                      f"{base_ms / ms:.2f}x", f"{err:.1e}"))
 
 
@@ -332,7 +396,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="only the 4K shapes")
     ap.add_argument("--out")
     ap.add_argument("--only", help="comma-separated kernels")
-    ap.add_argument("--profile", action="store_true", help="kernel breakdown of gated_delta_chunk")
+    ap.add_argument("--profile", action="store_true", help="gated_delta_chunk (ours and fla) split into prep / state pass / output kernels")
     a = ap.parse_args()
     global PROFILE
     PROFILE = a.profile

@@ -3,7 +3,8 @@
 # kernels (native/src/cuda/kernels.h) and their GoogleTests standalone with nvcc + g++ (so a
 # half-finished file elsewhere in the tree cannot block them), runs the tests, runs them again
 # under compute-sanitizer memcheck (long cases excluded), then the benchmark script.
-#   bash native/bench/cuda/device_run.sh [all|build|test|memcheck|bench]...
+#   bash native/bench/cuda/device_run.sh [all|build|test|memcheck|bench|racecheck]...
+# (racecheck: racecheck + synccheck on SAN_FILTER's tests, only when named.)
 # Needs .carry/deps (googletest source, nlohmann json headers) and .carry/shared/fixtures/kernels
 # (copied from ../shared here, since ../shared does not travel). ARCH defaults to 90a (sm_90a:
 # the wgmma kernels; JET_CUDA_SM90A is defined for it). KERNELS (default: all five) limits the
@@ -76,6 +77,17 @@ if want memcheck; then
   compute-sanitizer --tool memcheck --error-exitcode 3 "$B/jet_kernel_tests" \
     --gtest_filter="$FILTER:-*Long*:*Golden*" > "$OUT/memcheck.txt" 2>&1
   echo "::: memcheck rc=$? in $((SECONDS - t0))s"; grep -E "ERROR SUMMARY|PASSED|FAILED" "$OUT/memcheck.txt" | tail -5
+fi
+
+# Only when named (not part of all): racecheck and synccheck on a few short tests (SAN_FILTER).
+if [[ " $STEPS " == *" racecheck "* ]]; then
+  for tool in racecheck synccheck; do
+    t0=$SECONDS
+    compute-sanitizer --tool "$tool" --error-exitcode 3 "$B/jet_kernel_tests" \
+      --gtest_filter="${SAN_FILTER:-CudaGatedDeltaChunk.LengthsAroundTheChunk:CudaGatedDeltaChunk.HeadSizes}" \
+      > "$OUT/$tool.txt" 2>&1
+    echo "::: $tool rc=$? in $((SECONDS - t0))s"; grep -E "ERROR SUMMARY|RACECHECK SUMMARY|PASSED|FAILED" "$OUT/$tool.txt" | tail -4
+  done
 fi
 
 if want bench; then

@@ -2,17 +2,23 @@
 // WY/UT form, with bf16 tensor-core products (WMMA 16x16x16, fp32 accumulation; mma.sync on
 // sm_80 / sm_90) and fp32 state, decay and triangular solve.
 //
-// Two kernels, like fla's chunk_gated_delta_rule_fwd:
+// Three kernels, split like fla's chunk_gated_delta_rule_fwd (so that the sequential part does
+// only two small products a chunk):
 //  1. gdc_prep: every (sequence, head, chunk) in parallel - everything that does not depend on
 //     the state. gamma = cumsum(g); A = strict_tril(beta_i e^(gamma_i - gamma_j) k_i.k_j);
-//     T = (I + A)^-1 (blockwise forward substitution, fp32); W = T diag(beta e^gamma) K and
-//     U = T diag(beta) V (bf16, workspace); Aqk = tril(e^(gamma_i - gamma_j) q_i.k_j) (bf16).
-//  2. gdc_scan: one block of 8 warps per (sequence, head, 32 state columns) walks the chunks in
-//     order with the state tile in shared memory (fp32, plus a bf16 copy for the tensor cores),
-//     the next chunk's inputs streaming in by cp.async meanwhile:
-//     E = U - W S;  O = s (diag(e^gamma) Q S + Aqk E);  S = e^gamma_C S + K^T diag(e^(gamma_C -
-//     gamma)) E. The state's columns are independent, so splitting dV costs nothing but the
-//     re-reading of Q, K, W (from L2).
+//     T = (I + A)^-1 (blockwise forward substitution, fp32); W = T diag(beta) diag(e^gamma) K
+//     and U = T diag(beta) V (bf16, workspace; T diag(beta) rounded to bf16 once, V streaming
+//     in by cp.async); Aqk = tril(e^(gamma_i - gamma_j) q_i.k_j) (bf16).
+//  2. gdc_state: one block of 4..8 warps per (sequence, head, 16 or 32 state columns) walks the
+//     chunks in order with its fp32 state tile in registers (WMMA accumulators), the next
+//     chunks' W, K, U streaming in by cp.async: h_c = bf16(S) (stored), E = U - W S (stored over
+//     U), S = e^gamma_C S + K^T diag(e^(gamma_C - gamma)) E. The state's columns are
+//     independent, so splitting dV costs nothing but the re-reading of K, W (from L2).
+//  3. gdc_out: every (sequence, head, chunk, 64 columns) in parallel:
+//     O = s (diag(e^gamma) Q h_c + Aqk E).
+// The products are those of the earlier single-scan kernel (bf16 operands S, E, W, Aqk, fp32
+// accumulation and state), so the numerics are unchanged; h_c costs B H (T / 64) dK dV bf16 of
+// workspace.
 // A last, shorter chunk is padded with k = q = v = 0, g = 0, beta = 0, which changes nothing.
 #include <mma.h>
 
@@ -30,11 +36,8 @@ namespace {
 using namespace nvcuda;
 
 constexpr int kC = 64;         // chunk length
-constexpr int kDVT = 32;       // state columns per scan block
-constexpr int kThreads = 128;  // prep: 4 warps
+constexpr int kThreads = 256;  // prep: 8 warps
 constexpr int kWarps = kThreads / 32;
-constexpr int kScanThreads = 256;  // scan: 8 warps
-constexpr int kScanWarps = kScanThreads / 32;
 constexpr int kMaxDK = 256;
 
 using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major>;
@@ -58,12 +61,32 @@ __device__ __forceinline__ void load_rows(bf16 *dst, int ld, const bf16 *src, in
     }
 }
 
+__device__ __forceinline__ void cp_async16(void *dst, const void *src, bool pred) {
+    const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(pred ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+// Async copy of rows [0, kC) of a matrix (D bf16 per row, row stride rs) into shared memory
+// with row pitch ld; rows >= n are zero-filled.
+__device__ __forceinline__ void load_rows_async(bf16 *dst, int ld, const bf16 *src, int64_t rs,
+                                                int n, int D) {
+    const int vecs = D / 8;
+    for (int i = threadIdx.x; i < kC * vecs; i += blockDim.x) {
+        const int r = i / vecs, c = (i % vecs) * 8;
+        cp_async16(dst + r * ld + c, src + (r < n ? r * rs + c : 0), r < n);
+    }
+}
+
 // Workspace layout, Tp = T rounded up to kC.
 struct Workspace {
     bf16 *W;       // [B, H, Tp, dK]
-    bf16 *U;       // [B, H, Tp, dV]
+    bf16 *U;       // [B, H, Tp, dV]: U from gdc_prep, replaced by E = U - W S in gdc_state
     bf16 *Aqk;     // [B, H, Tp, kC]
     float *gamma;  // [B, H, Tp]
+    bf16 *Hs;      // [B, H, Tp / kC, dK, dV]: the state at the start of each chunk (bf16)
 };
 
 size_t carve(int B, int T, int H, int dK, int dV, void *base, Workspace *ws) {
@@ -72,29 +95,33 @@ size_t carve(int B, int T, int H, int dK, int dV, void *base, Workspace *ws) {
     const size_t szU = align128(bh * Tp * dV * sizeof(bf16));
     const size_t szA = align128(bh * Tp * kC * sizeof(bf16));
     const size_t szG = align128(bh * Tp * sizeof(float));
+    const size_t szH = align128(bh * (Tp / kC) * dK * dV * sizeof(bf16));
     if (ws) {
         char *p = static_cast<char *>(base);
         ws->W = reinterpret_cast<bf16 *>(p);
         ws->U = reinterpret_cast<bf16 *>(p + szW);
         ws->Aqk = reinterpret_cast<bf16 *>(p + szW + szU);
         ws->gamma = reinterpret_cast<float *>(p + szW + szU + szA);
+        ws->Hs = reinterpret_cast<bf16 *>(p + szW + szU + szA + szG);
     }
-    return szW + szU + szA + szG;
+    return szW + szU + szA + szG + szH;
 }
 
 // ------------------------------------------------------------------ kernel 1: per chunk
 struct PrepSmem {
-    size_t Ks, Qs, Kd, A, Tm, Tb, Vs, stage, gam, bet, total;
+    size_t Ks, Qs, Kd, A, Tm, Tb, stage, gam, bet, total;
     __host__ __device__ PrepSmem(int dK) {
         const int ldk = dK + 8;
+        // Regions reused once their first tenant is dead (fewer bytes, more blocks an SM):
+        // K, then T diag(beta) in bf16 (after Kd is built); Q, then Kd (after Q K^T); A and
+        // Tm, then two V pieces (after the solve).
         size_t o = 0;
-        Ks = o; o += align128(size_t(kC) * ldk * sizeof(bf16));
+        Ks = o; o += align128((ldk > kC + 8 ? size_t(kC) * ldk : size_t(kC) * (kC + 8)) * sizeof(bf16));
+        Tb = Ks;
         Qs = o; o += align128(size_t(kC) * ldk * sizeof(bf16));
-        Kd = o; o += align128(size_t(kC) * ldk * sizeof(bf16));
+        Kd = Qs;
         A = o; o += align128(size_t(kC) * (kC + 4) * sizeof(float));
         Tm = o; o += align128(size_t(kC) * (kC + 4) * sizeof(float));
-        Tb = o; o += align128(size_t(kC) * (kC + 8) * sizeof(bf16));
-        Vs = o; o += align128(size_t(kC) * (kC + 8) * sizeof(bf16));
         stage = o; o += align128(size_t(kWarps) * 256 * sizeof(float));
         gam = o; o += align128(kC * sizeof(float));
         bet = o; o += align128(kC * sizeof(float));
@@ -129,7 +156,6 @@ __global__ void __launch_bounds__(kThreads)
     float *A = reinterpret_cast<float *>(smem + L.A);
     float *Tm = reinterpret_cast<float *>(smem + L.Tm);
     bf16 *Tb = reinterpret_cast<bf16 *>(smem + L.Tb);
-    bf16 *Vs = reinterpret_cast<bf16 *>(smem + L.Vs);
     float *stage = reinterpret_cast<float *>(smem + L.stage) + (threadIdx.x / 32) * 256;
     float *gam = reinterpret_cast<float *>(smem + L.gam);
     float *bet = reinterpret_cast<float *>(smem + L.bet);
@@ -188,10 +214,19 @@ __global__ void __launch_bounds__(kThreads)
         aqk_out[i] = __float2bfloat16(c <= r ? Tm[r * lda + c] * d : 0.0f);
         A[r * lda + c] = c < r ? bet[r] * d * A[r * lda + c] : 0.0f;
     }
-    // Kd = diag(beta e^gamma) K for W.
-    for (int i = threadIdx.x; i < kC * dK; i += kThreads) {
-        const int r = i / dK, c = i % dK;
-        Kd[r * ldk + c] = __float2bfloat16(bet[r] * __expf(gam[r]) * __bfloat162float(Ks[r * ldk + c]));
+    // Kd = diag(e^gamma) K for W (beta goes into Tb).
+    const int kvecs = dK / 8;
+    for (int i = threadIdx.x; i < kC * kvecs; i += kThreads) {  // 8 values at a time
+        const int r = i / kvecs, c = (i % kvecs) * 8;
+        const float f = __expf(gam[r]);
+        uint4 raw = *reinterpret_cast<const uint4 *>(Ks + r * ldk + c);
+        __nv_bfloat162 *h2 = reinterpret_cast<__nv_bfloat162 *>(&raw);
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            const float2 x = __bfloat1622float2(h2[j]);
+            h2[j] = __floats2bfloat162_rn(f * x.x, f * x.y);
+        }
+        *reinterpret_cast<uint4 *>(Kd + r * ldk + c) = raw;
     }
     __syncthreads();
 
@@ -199,13 +234,18 @@ __global__ void __launch_bounds__(kThreads)
     // (thread = one column of one block), then two merges of lower-triangular blocks:
     // inv([[P, 0], [X, Q]]) = [[P^-1, 0], [-Q^-1 X P^-1, Q^-1]] (16 -> 32 -> 64).
     float *X = reinterpret_cast<float *>(smem + L.stage);  // 1024 floats of scratch
-    if (threadIdx.x < kC) {
-        const int o = (threadIdx.x / 16) * 16, c = threadIdx.x % 16;
+    if (threadIdx.x < kC) {  // the column in registers; x[j] = 0 for j < c, so summing
+        const int o = (threadIdx.x / 16) * 16, c = threadIdx.x % 16;  // from j = 0 adds exact 0s
+        float x[16];
+#pragma unroll
         for (int i = 0; i < 16; ++i) {
             float s = (i == c) ? 1.0f : 0.0f;
-            for (int j = c; j < i; ++j) s = fmaf(-A[(o + i) * lda + o + j], Tm[(o + j) * lda + o + c], s);
-            Tm[(o + i) * lda + o + c] = s;
+#pragma unroll
+            for (int j = 0; j < i; ++j) s = fmaf(-A[(o + i) * lda + o + j], x[j], s);
+            x[i] = s;
         }
+#pragma unroll
+        for (int i = 0; i < 16; ++i) Tm[(o + i) * lda + o + c] = x[i];
     }
     for (int i = threadIdx.x; i < kC * kC; i += kThreads) {
         const int r = i / kC, c = i % kC;
@@ -243,9 +283,23 @@ __global__ void __launch_bounds__(kThreads)
     __syncthreads();
     for (int i = threadIdx.x; i < kC * kC; i += kThreads) {
         const int r = i / kC, c = i % kC;
-        Tb[r * ldt + c] = __float2bfloat16(Tm[r * lda + c]);
+        Tb[r * ldt + c] = __float2bfloat16(Tm[r * lda + c] * bet[c]);  // T diag(beta)
     }
     __syncthreads();
+
+    // V in pieces of 64 columns, double-buffered by cp.async in the regions of A and Tm (both
+    // dead now); the first two pieces arrive while W is computed.
+    const bf16 *vsrc = v + (tok0 * H + h) * dV;
+    bf16 *const vb0 = reinterpret_cast<bf16 *>(smem + L.A), *const vb1 = reinterpret_cast<bf16 *>(smem + L.Tm);
+    auto vbuf = [&](int p) { return (p & 1) ? vb1 : vb0; };
+    const int npieces = (dV + kC - 1) / kC;
+    auto load_v = [&](int p) {
+        if (p < npieces)
+            load_rows_async(vbuf(p), ldt, vsrc + p * kC, int64_t(H) * dV, n, min(kC, dV - p * kC));
+        cp_async_commit();  // (empty past the end: keeps the group count uniform)
+    };
+    load_v(0);
+    load_v(1);
 
     // W = Tb Kd  [64 x dK]
     bf16 *w_out = ws.W + (bh * Tp + t0) * dK;
@@ -264,26 +318,12 @@ __global__ void __launch_bounds__(kThreads)
         store_tile_bf16(c, stage, w_out + tm * 16 * dK + tn * 16, dK);
     }
 
-    // U = Tb diag(beta) V, 64 value columns at a time.
+    // U = Tb V, 64 value columns at a time.
     bf16 *u_out = ws.U + (bh * Tp + t0) * dV;
-    const bf16 *vsrc = v + (tok0 * H + h) * dV;
-    for (int c0 = 0; c0 < dV; c0 += kC) {
-        const int w = min(kC, dV - c0);  // multiple of 16
-        __syncthreads();                 // previous piece fully consumed
-        const int vecs = w / 8;
-        for (int i = threadIdx.x; i < kC * vecs; i += kThreads) {
-            const int r = i / vecs, c = (i % vecs) * 8;
-            uint4 raw = make_uint4(0, 0, 0, 0);
-            if (r < n) raw = *reinterpret_cast<const uint4 *>(vsrc + int64_t(r) * H * dV + c0 + c);
-            __nv_bfloat162 *h = reinterpret_cast<__nv_bfloat162 *>(&raw);
-            const float br = bet[r];
-#pragma unroll
-            for (int j = 0; j < 4; ++j) {
-                const float2 f = __bfloat1622float2(h[j]);
-                h[j] = __floats2bfloat162_rn(br * f.x, br * f.y);
-            }
-            *reinterpret_cast<uint4 *>(Vs + r * ldt + c) = raw;
-        }
+    for (int p = 0; p < npieces; ++p) {
+        const int c0 = p * kC, w = min(kC, dV - c0);  // multiple of 16
+        const bf16 *Vp = vbuf(p);
+        cp_async_wait<1>();  // piece p is in (p + 1 may still be on its way)
         __syncthreads();
         const int wtn = w / 16;
         for (int tile = warp; tile < 4 * wtn; tile += kWarps) {
@@ -294,219 +334,317 @@ __global__ void __launch_bounds__(kThreads)
                 FragA a;
                 FragB bb;
                 wmma::load_matrix_sync(a, Tb + tm * 16 * ldt + kk, ldt);
-                wmma::load_matrix_sync(bb, Vs + kk * ldt + tn * 16, ldt);
+                wmma::load_matrix_sync(bb, Vp + kk * ldt + tn * 16, ldt);
                 wmma::mma_sync(c, a, bb, c);
             }
             store_tile_bf16(c, stage, u_out + tm * 16 * dV + c0 + tn * 16, dV);
         }
+        __syncthreads();  // piece p consumed: its buffer takes piece p + 2
+        load_v(p + 2);
     }
+    cp_async_wait<0>();
     if (threadIdx.x < kC) ws.gamma[bh * Tp + t0 + threadIdx.x] = gam[threadIdx.x];
 }
 
-// ------------------------------------------------------------------ kernel 2: the scan
-// Per chunk: the inputs (Q, K, W, Aqk, U, gamma) of chunk c + 1 stream into the other stage by
-// cp.async while chunk c is computed (ST = 2; ST = 1 where shared memory is short: on the H100
-// dK <= 128 gets two stages, dK = 192 and 256 one). A block owns kDVT = 32 state columns, the
-// last one only 16 when dV % 32 == 16 (ncol; the columns past it are never read or written).
-struct ScanSmem {
-    size_t stage, Qs, Ks, Ws, Aq, Us, gam, Ef, Of, Eb, Ed, Sf, Sb, total;
-    __host__ __device__ ScanSmem(int dK, int stages) {
+// ------------------------------------------------------------------ kernel 2: the state pass
+// One block of 4..8 warps (a warp per 16x16 state tile, as far as that goes) per (sequence,
+// head, SV state columns) walks the chunks in order: SV = 32 (the last block 16 when
+// dV % 32 == 16), or SV = 16 where 32 would leave SMs idle (B H dV / 32 blocks fewer than the
+// SMs; each block's chunk is then half the work, the chain as long) or does not fit in shared
+// memory. The fp32 state tile lives in registers as WMMA accumulators (warp w of n owns the
+// tiles w, w + n, ...), never in shared memory. Per chunk:
+//   h_c = bf16(S) (shared memory for W S, and the workspace for gdc_out);
+//   E = U - W S  (bf16 into the workspace, over U: the block reads its U columns before it
+//                 writes them, and no other block touches them);
+//   S = e^gamma_C S + K^T diag(e^(gamma_C - gamma)) E.
+// The inputs of the next ST - 1 chunks (W, K, U, gamma) stream in by cp.async meanwhile. No
+// output work here: that is gdc_out, fully parallel over chunks.
+constexpr int kStateMinWarps = 4;  // warps a block: one per state tile, 4..8
+constexpr int kStateMaxWarps = 8;
+
+struct StateSmem {
+    size_t stage, Ws, Ks, Us, gam, Sb, Ed, scratch, total;
+    __host__ __device__ StateSmem(int dK, int stages, int kSV) {
         const int ldk = dK + 8;
         size_t o = 0;
-        Qs = o; o += align128(size_t(kC) * ldk * sizeof(bf16));
-        Ks = o; o += align128(size_t(kC) * ldk * sizeof(bf16));
         Ws = o; o += align128(size_t(kC) * ldk * sizeof(bf16));
-        Aq = o; o += align128(size_t(kC) * (kC + 8) * sizeof(bf16));
-        Us = o; o += align128(size_t(kC) * (kDVT + 8) * sizeof(bf16));
+        Ks = o; o += align128(size_t(kC) * ldk * sizeof(bf16));
+        Us = o; o += align128(size_t(kC) * (kSV + 8) * sizeof(bf16));
         gam = o; o += align128(kC * sizeof(float));
         stage = o;
-        o *= stages;
-        Ef = o; o += align128(size_t(kC) * (kDVT + 4) * sizeof(float));
-        Of = o; o += align128(size_t(kC) * (kDVT + 4) * sizeof(float));
-        Eb = o; o += align128(size_t(kC) * (kDVT + 8) * sizeof(bf16));
-        Ed = o; o += align128(size_t(kC) * (kDVT + 8) * sizeof(bf16));
-        Sf = o; o += align128(size_t(dK) * (kDVT + 4) * sizeof(float));
-        Sb = o; o += align128(size_t(dK) * (kDVT + 8) * sizeof(bf16));
+        o *= size_t(stages);
+        Sb = o; o += align128(size_t(dK) * (kSV + 8) * sizeof(bf16));
+        Ed = o; o += align128(size_t(kC) * (kSV + 8) * sizeof(bf16));
+        scratch = o; o += align128(size_t(kStateMaxWarps) * 256 * sizeof(float));
         total = o;
     }
 };
 
-__device__ __forceinline__ void cp_async16(void *dst, const void *src, bool pred) {
-    const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(pred ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-
-// Async copy of rows [0, kC) of a matrix (D bf16 per row, row stride rs) into shared memory
-// with row pitch ld; rows >= n are zero-filled.
-__device__ __forceinline__ void load_rows_async(bf16 *dst, int ld, const bf16 *src, int64_t rs,
-                                                int n, int D) {
-    const int vecs = D / 8;
-    for (int i = threadIdx.x; i < kC * vecs; i += kScanThreads) {
-        const int r = i / vecs, c = (i % vecs) * 8;
-        cp_async16(dst + r * ld + c, src + (r < n ? r * rs + c : 0), r < n);
-    }
-}
-
-template <int ST>
-__global__ void __launch_bounds__(kScanThreads)
-    gdc_scan_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k, Workspace ws,
-                    float *__restrict__ state, float *__restrict__ o, int T, int H, int dK, int dV,
-                    float scale) {
+template <int ST, int kSV>
+__global__ void __launch_bounds__(kStateMaxWarps * 32)
+    gdc_state_kernel(const bf16 *__restrict__ k, Workspace ws, float *__restrict__ state, int T,
+                     int H, int dK, int dV) {
     extern __shared__ __align__(128) unsigned char smem[];
-    const ScanSmem L(dK, ST);
-    float *Ef = reinterpret_cast<float *>(smem + L.Ef);
-    float *Of = reinterpret_cast<float *>(smem + L.Of);
-    bf16 *Eb = reinterpret_cast<bf16 *>(smem + L.Eb);
-    bf16 *Ed = reinterpret_cast<bf16 *>(smem + L.Ed);
-    float *Sf = reinterpret_cast<float *>(smem + L.Sf);
+    constexpr int kMaxSTiles = (kMaxDK / 16) * (kSV / 16) / kStateMinWarps;  // per warp
+    const int nwarps = blockDim.x / 32;
+    const StateSmem L(dK, ST, kSV);
     bf16 *Sb = reinterpret_cast<bf16 *>(smem + L.Sb);
-    const int ldk = dK + 8, ldq = kC + 8, ldf = kDVT + 4, ldb = kDVT + 8;
-    const int col0 = blockIdx.x * kDVT, h = blockIdx.y, b = blockIdx.z;
-    const int ncol = min(kDVT, dV - col0);  // 32, or 16 in the last block
-    const int warp = threadIdx.x / 32;
+    bf16 *Ed = reinterpret_cast<bf16 *>(smem + L.Ed);
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    float *scr = reinterpret_cast<float *>(smem + L.scratch) + warp * 256;
+    const int ldk = dK + 8, ldb = kSV + 8;
+    const int col0 = blockIdx.x * kSV, h = blockIdx.y, b = blockIdx.z;
+    const int ncol = min(kSV, dV - col0);  // 32, or 16 in the last block
+    const int ntn = ncol / 16, nkm = dK / 16, nst = nkm * ntn;
     const int64_t bh = int64_t(b) * H + h;
     const int nchunks = (T + kC - 1) / kC, Tp = nchunks * kC;
+    const int lr = lane / 2, lc = (lane % 2) * 8;  // a lane's row and 8 columns of a 16x16 tile
 
-    // Issues the async loads of chunk c into stage st.
-    auto load_chunk = [&](int c, int st) {
-        unsigned char *base = smem + size_t(st) * L.stage;
+    auto load_chunk = [&](int c) {
+        if (c >= nchunks) return;
+        unsigned char *base = smem + size_t(c % ST) * L.stage;
         const int t0 = c * kC, n = min(kC, T - t0);
         const int64_t tok0 = int64_t(b) * T + t0, wrow = bh * Tp + t0;
-        load_rows_async(reinterpret_cast<bf16 *>(base + L.Qs), ldk, q + (tok0 * H + h) * dK, int64_t(H) * dK, n, dK);
-        load_rows_async(reinterpret_cast<bf16 *>(base + L.Ks), ldk, k + (tok0 * H + h) * dK, int64_t(H) * dK, n, dK);
         load_rows_async(reinterpret_cast<bf16 *>(base + L.Ws), ldk, ws.W + wrow * dK, dK, kC, dK);
-        load_rows_async(reinterpret_cast<bf16 *>(base + L.Aq), ldq, ws.Aqk + wrow * kC, kC, kC, kC);
-        load_rows_async(reinterpret_cast<bf16 *>(base + L.Us), ldb, ws.U + wrow * dV + col0, dV, kC, ncol);
+        load_rows_async(reinterpret_cast<bf16 *>(base + L.Ks), ldk, k + (tok0 * H + h) * dK,
+                        int64_t(H) * dK, n, dK);
+        load_rows_async(reinterpret_cast<bf16 *>(base + L.Us), ldb, ws.U + wrow * dV + col0, dV, kC,
+                        ncol);
         if (threadIdx.x < kC / 4)
             cp_async16(reinterpret_cast<float *>(base + L.gam) + threadIdx.x * 4,
                        ws.gamma + wrow + threadIdx.x * 4, true);
     };
 
+    // The state tiles, fp32, in registers.
+    FragC s[kMaxSTiles];
     float *S = state + bh * dK * dV + col0;
-    for (int i = threadIdx.x; i < dK * kDVT; i += kScanThreads) {
-        const int r = i / kDVT, c = i % kDVT;
-        const float val = c < ncol ? S[int64_t(r) * dV + c] : 0.0f;
-        Sf[r * ldf + c] = val;
-        Sb[r * ldb + c] = __float2bfloat16(val);
+#pragma unroll
+    for (int i = 0; i < kMaxSTiles; ++i) {  // via the warp's scratch: any state alignment
+        const int t = warp + i * nwarps;
+        if (t < nst) {
+            const float *src = S + int64_t((t / ntn) * 16 + lr) * dV + (t % ntn) * 16 + lc;
+#pragma unroll
+            for (int j = 0; j < 8; ++j) scr[lr * 16 + lc + j] = src[j];
+            __syncwarp();
+            wmma::load_matrix_sync(s[i], scr, 16, wmma::mem_row_major);
+            __syncwarp();
+        }
     }
-    if (ST == 2) {
-        load_chunk(0, 0);
+#pragma unroll
+    for (int i = 0; i < ST - 1; ++i) {
+        load_chunk(i);
         cp_async_commit();
     }
 
-    const int ntn = ncol / 16;   // output column tiles
-    const int nkm = dK / 16;     // state row tiles
     for (int chunk = 0; chunk < nchunks; ++chunk) {
-        const int st = ST == 2 ? (chunk & 1) : 0;
-        if (ST == 1) {
-            load_chunk(chunk, 0);
-            cp_async_commit();
-            cp_async_wait<0>();
-        } else if (chunk + 1 < nchunks) {
-            load_chunk(chunk + 1, st ^ 1);
-            cp_async_commit();
-            cp_async_wait<1>();
-        } else {
-            cp_async_wait<0>();
-        }
-        __syncthreads();
-        unsigned char *base = smem + size_t(st) * L.stage;
-        const bf16 *Qs = reinterpret_cast<const bf16 *>(base + L.Qs);
-        const bf16 *Ks = reinterpret_cast<const bf16 *>(base + L.Ks);
+        cp_async_wait<ST - 2>();  // this chunk's group is complete (the newer ones may not be)
+        __syncthreads();          // A: every thread's copies visible; chunk - 1 fully done
+        load_chunk(chunk + ST - 1);  // into the stage chunk - 1 used
+        cp_async_commit();           // (an empty group past the end keeps the count uniform)
+        const unsigned char *base = smem + size_t(chunk % ST) * L.stage;
         const bf16 *Ws = reinterpret_cast<const bf16 *>(base + L.Ws);
-        const bf16 *Aq = reinterpret_cast<const bf16 *>(base + L.Aq);
+        const bf16 *Ks = reinterpret_cast<const bf16 *>(base + L.Ks);
         const bf16 *Us = reinterpret_cast<const bf16 *>(base + L.Us);
         const float *gam = reinterpret_cast<const float *>(base + L.gam);
-        const int t0 = chunk * kC, n = min(kC, T - t0);
-        const int64_t tok0 = int64_t(b) * T + t0;
+        const int64_t wrow = bh * Tp + int64_t(chunk) * kC;
 
-        // WS = W S (into Ef), QS = Q S (into Of).
-        for (int tile = warp; tile < 4 * ntn; tile += kScanWarps) {
-            const int tm = tile / ntn, tn = tile % ntn;
-            FragC cw, cq;
-            wmma::fill_fragment(cw, 0.0f);
-            wmma::fill_fragment(cq, 0.0f);
-            for (int kk = 0; kk < dK; kk += 16) {
-                FragA aw, aq;
-                FragB bs;
-                wmma::load_matrix_sync(bs, Sb + kk * ldb + tn * 16, ldb);
-                wmma::load_matrix_sync(aw, Ws + tm * 16 * ldk + kk, ldk);
-                wmma::load_matrix_sync(aq, Qs + tm * 16 * ldk + kk, ldk);
-                wmma::mma_sync(cw, aw, bs, cw);
-                wmma::mma_sync(cq, aq, bs, cq);
+        // h_c = bf16(S): shared memory and the workspace.
+        bf16 *hout = ws.Hs + (bh * nchunks + chunk) * int64_t(dK) * dV + col0;
+#pragma unroll
+        for (int i = 0; i < kMaxSTiles; ++i) {
+            const int t = warp + i * nwarps;
+            if (t < nst) {
+                const int tm = t / ntn, tn = t % ntn;
+                wmma::store_matrix_sync(scr, s[i], 16, wmma::mem_row_major);
+                __syncwarp();
+                uint4 packed;
+                __nv_bfloat162 *p2 = reinterpret_cast<__nv_bfloat162 *>(&packed);
+#pragma unroll
+                for (int j = 0; j < 4; ++j)
+                    p2[j] = __floats2bfloat162_rn(scr[lr * 16 + lc + 2 * j], scr[lr * 16 + lc + 2 * j + 1]);
+                *reinterpret_cast<uint4 *>(Sb + (tm * 16 + lr) * ldb + tn * 16 + lc) = packed;
+                *reinterpret_cast<uint4 *>(hout + int64_t(tm * 16 + lr) * dV + tn * 16 + lc) = packed;
+                __syncwarp();
             }
-            wmma::store_matrix_sync(Ef + tm * 16 * ldf + tn * 16, cw, ldf, wmma::mem_row_major);
-            wmma::store_matrix_sync(Of + tm * 16 * ldf + tn * 16, cq, ldf, wmma::mem_row_major);
         }
-        __syncthreads();
+        __syncthreads();  // B: Sb complete
 
-        // E = U - W S; Eb = E, Ed = e^(gC - gamma) E (bf16); O = e^gamma Q S.
+        // E = U - W S: 4 x ntn tiles; E to the workspace (over U), Ed = e^(gC - gamma) E.
         const float gC = gam[kC - 1];
-        for (int i = threadIdx.x; i < kC * kDVT; i += kScanThreads) {
-            const int r = i / kDVT, c = i % kDVT;
-            if (c >= ncol) continue;
-            const float e = __bfloat162float(Us[r * ldb + c]) - Ef[r * ldf + c];
-            Eb[r * ldb + c] = __float2bfloat16(e);
-            Ed[r * ldb + c] = __float2bfloat16(e * __expf(gC - gam[r]));
-            Of[r * ldf + c] *= __expf(gam[r]);
-        }
-        __syncthreads();
-
-        // O += Aqk E;  S = e^gC S + K^T Ed.
-        for (int tile = warp; tile < 4 * ntn + nkm * ntn; tile += kScanWarps) {
+        for (int t = warp; t < 4 * ntn; t += nwarps) {
+            const int tm = t / ntn, tn = t % ntn;
             FragC c;
-            if (tile < 4 * ntn) {
-                const int tm = tile / ntn, tn = tile % ntn;
-                float *of = Of + tm * 16 * ldf + tn * 16;
-                wmma::load_matrix_sync(c, of, ldf, wmma::mem_row_major);
-                for (int kk = 0; kk < kC; kk += 16) {
-                    FragA a;
-                    FragB bb;
-                    wmma::load_matrix_sync(a, Aq + tm * 16 * ldq + kk, ldq);
-                    wmma::load_matrix_sync(bb, Eb + kk * ldb + tn * 16, ldb);
-                    wmma::mma_sync(c, a, bb, c);
-                }
-                wmma::store_matrix_sync(of, c, ldf, wmma::mem_row_major);
-            } else {
-                const int t2 = tile - 4 * ntn;
-                const int tm = t2 / ntn, tn = t2 % ntn;
-                float *sf = Sf + tm * 16 * ldf + tn * 16;
-                wmma::load_matrix_sync(c, sf, ldf, wmma::mem_row_major);
-                const float decay = __expf(gC);
-                for (int e = 0; e < c.num_elements; ++e) c.x[e] *= decay;
+            wmma::fill_fragment(c, 0.0f);
+            for (int kk = 0; kk < dK; kk += 16) {
+                FragA a;
+                FragB bb;
+                wmma::load_matrix_sync(a, Ws + tm * 16 * ldk + kk, ldk);
+                wmma::load_matrix_sync(bb, Sb + kk * ldb + tn * 16, ldb);
+                wmma::mma_sync(c, a, bb, c);
+            }
+            wmma::store_matrix_sync(scr, c, 16, wmma::mem_row_major);
+            __syncwarp();
+            const int r = tm * 16 + lr, cc = tn * 16 + lc;
+            const uint4 uraw = *reinterpret_cast<const uint4 *>(Us + r * ldb + cc);
+            const __nv_bfloat162 *u2 = reinterpret_cast<const __nv_bfloat162 *>(&uraw);
+            const float d = __expf(gC - gam[r]);
+            uint4 pe, pd;
+            __nv_bfloat162 *e2 = reinterpret_cast<__nv_bfloat162 *>(&pe);
+            __nv_bfloat162 *d2 = reinterpret_cast<__nv_bfloat162 *>(&pd);
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                const float2 u = __bfloat1622float2(u2[j]);
+                const float e0 = u.x - scr[lr * 16 + lc + 2 * j];
+                const float e1 = u.y - scr[lr * 16 + lc + 2 * j + 1];
+                e2[j] = __floats2bfloat162_rn(e0, e1);
+                d2[j] = __floats2bfloat162_rn(e0 * d, e1 * d);
+            }
+            *reinterpret_cast<uint4 *>(ws.U + (wrow + r) * dV + col0 + cc) = pe;
+            *reinterpret_cast<uint4 *>(Ed + r * ldb + cc) = pd;
+            __syncwarp();
+        }
+        __syncthreads();  // C: Ed complete
+
+        // S = e^gC S + K^T Ed.
+        const float decay = __expf(gC);
+#pragma unroll
+        for (int i = 0; i < kMaxSTiles; ++i) {
+            const int t = warp + i * nwarps;
+            if (t < nst) {
+                const int tm = t / ntn, tn = t % ntn;
+#pragma unroll
+                for (int e = 0; e < s[i].num_elements; ++e) s[i].x[e] *= decay;
+#pragma unroll
                 for (int kk = 0; kk < kC; kk += 16) {
                     FragAc a;  // K^T: element (d, t) = Ks[t][d]
                     FragB bb;
                     wmma::load_matrix_sync(a, Ks + kk * ldk + tm * 16, ldk);
                     wmma::load_matrix_sync(bb, Ed + kk * ldb + tn * 16, ldb);
-                    wmma::mma_sync(c, a, bb, c);
+                    wmma::mma_sync(s[i], a, bb, s[i]);
                 }
-                wmma::store_matrix_sync(sf, c, ldf, wmma::mem_row_major);
             }
         }
-        __syncthreads();  // also frees this stage for the prefetch of chunk + 2
-
-        float *orow = o + (tok0 * H + h) * dV + col0;
-        for (int i = threadIdx.x; i < kC * kDVT; i += kScanThreads) {
-            const int r = i / kDVT, c = i % kDVT;
-            if (r < n && c < ncol) orow[int64_t(r) * H * dV + c] = scale * Of[r * ldf + c];
-        }
-        for (int i = threadIdx.x; i < dK * kDVT; i += kScanThreads) {
-            const int r = i / kDVT, c = i % kDVT;
-            Sb[r * ldb + c] = __float2bfloat16(Sf[r * ldf + c]);
-        }
-        // The next chunk's first barrier orders these writes before their readers.
+        // The next chunk's barrier A orders these reads before Sb / Ed / the stage are reused.
     }
-    __syncthreads();
-    for (int i = threadIdx.x; i < dK * kDVT; i += kScanThreads) {
-        const int r = i / kDVT, c = i % kDVT;
-        if (c < ncol) S[int64_t(r) * dV + c] = Sf[r * ldf + c];
+    cp_async_wait<0>();
+#pragma unroll
+    for (int i = 0; i < kMaxSTiles; ++i) {
+        const int t = warp + i * nwarps;
+        if (t < nst) {
+            wmma::store_matrix_sync(scr, s[i], 16, wmma::mem_row_major);
+            __syncwarp();
+            float *dst = S + int64_t((t / ntn) * 16 + lr) * dV + (t % ntn) * 16 + lc;
+#pragma unroll
+            for (int j = 0; j < 8; ++j) dst[j] = scr[lr * 16 + lc + j];
+            __syncwarp();
+        }
     }
 }
 
+// ------------------------------------------------------------------ kernel 3: the outputs
+// Every (sequence, head, chunk, kOV = 64 output columns) in parallel, 4 warps (warp w: rows
+// 16w..16w+15): O = scale (diag(e^gamma) Q h_c + Aqk E), with h_c and E from the state pass.
+constexpr int kOV = 64;
+constexpr int kOutThreads = 128;
+constexpr int kOutWarps = kOutThreads / 32;
+
+struct OutSmem {
+    size_t Qs, Hs, Aq, Es, gam, scratch, total;
+    __host__ __device__ OutSmem(int dK) {
+        size_t o = 0;
+        Qs = o; o += align128(size_t(kC) * (dK + 8) * sizeof(bf16));
+        Hs = o; o += align128(size_t(dK) * (kOV + 8) * sizeof(bf16));
+        Aq = o; o += align128(size_t(kC) * (kC + 8) * sizeof(bf16));
+        Es = o; o += align128(size_t(kC) * (kOV + 8) * sizeof(bf16));
+        gam = o; o += align128(kC * sizeof(float));
+        scratch = o; o += align128(size_t(kOutWarps) * 256 * sizeof(float));
+        total = o;
+    }
+};
+
+__global__ void __launch_bounds__(kOutThreads)
+    gdc_out_kernel(const bf16 *__restrict__ q, Workspace ws, float *__restrict__ o, int T, int H,
+                   int dK, int dV, float scale) {
+    extern __shared__ __align__(128) unsigned char smem[];
+    const OutSmem L(dK);
+    bf16 *Qs = reinterpret_cast<bf16 *>(smem + L.Qs);
+    bf16 *Hs = reinterpret_cast<bf16 *>(smem + L.Hs);
+    bf16 *Aq = reinterpret_cast<bf16 *>(smem + L.Aq);
+    bf16 *Es = reinterpret_cast<bf16 *>(smem + L.Es);
+    float *gam = reinterpret_cast<float *>(smem + L.gam);
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    float *scr = reinterpret_cast<float *>(smem + L.scratch) + warp * 256;
+    const int ldk = dK + 8, ldo = kOV + 8, ldq = kC + 8;
+    // x = chunk * (column tiles) + column tile: the tiles of one chunk run side by side, so Q
+    // and Aqk come from L2 after the first.
+    const int nct = (dV + kOV - 1) / kOV;
+    const int chunk = blockIdx.x / nct, h = blockIdx.y % H, b = blockIdx.y / H;
+    const int col0 = (blockIdx.x % nct) * kOV, ncol = min(kOV, dV - col0);
+    const int nchunks = gridDim.x / nct, Tp = nchunks * kC;
+    const int t0 = chunk * kC, n = min(kC, T - t0);
+    const int64_t bh = int64_t(b) * H + h, wrow = bh * Tp + t0, tok0 = int64_t(b) * T + t0;
+
+    load_rows_async(Qs, ldk, q + (tok0 * H + h) * dK, int64_t(H) * dK, n, dK);
+    load_rows_async(Aq, ldq, ws.Aqk + wrow * kC, kC, kC, kC);
+    load_rows_async(Es, ldo, ws.U + wrow * dV + col0, dV, kC, ncol);
+    {  // h_c: dK rows of ncol columns
+        const bf16 *src = ws.Hs + (bh * nchunks + chunk) * int64_t(dK) * dV + col0;
+        const int vecs = ncol / 8;
+        for (int i = threadIdx.x; i < dK * vecs; i += kOutThreads) {
+            const int r = i / vecs, c = (i % vecs) * 8;
+            cp_async16(Hs + r * ldo + c, src + int64_t(r) * dV + c, true);
+        }
+    }
+    if (threadIdx.x < kC / 4) cp_async16(gam + threadIdx.x * 4, ws.gamma + wrow + threadIdx.x * 4, true);
+    cp_async_commit();
+    cp_async_wait<0>();
+    __syncthreads();
+
+    const int tm = warp, lr = lane / 2, lc = (lane % 2) * 8;
+    const int r = tm * 16 + lr;
+    const float eg = __expf(gam[r]);
+    for (int tn = 0; tn < ncol / 16; ++tn) {
+        FragC c;
+        wmma::fill_fragment(c, 0.0f);
+        for (int kk = 0; kk < dK; kk += 16) {
+            FragA a;
+            FragB bb;
+            wmma::load_matrix_sync(a, Qs + tm * 16 * ldk + kk, ldk);
+            wmma::load_matrix_sync(bb, Hs + kk * ldo + tn * 16, ldo);
+            wmma::mma_sync(c, a, bb, c);
+        }
+        wmma::store_matrix_sync(scr, c, 16, wmma::mem_row_major);
+        __syncwarp();
+        float acc[8];
+#pragma unroll
+        for (int j = 0; j < 8; ++j) acc[j] = eg * scr[lr * 16 + lc + j];
+        __syncwarp();
+        wmma::fill_fragment(c, 0.0f);
+#pragma unroll
+        for (int kk = 0; kk < kC; kk += 16) {
+            FragA a;
+            FragB bb;
+            wmma::load_matrix_sync(a, Aq + tm * 16 * ldq + kk, ldq);
+            wmma::load_matrix_sync(bb, Es + kk * ldo + tn * 16, ldo);
+            wmma::mma_sync(c, a, bb, c);
+        }
+        wmma::store_matrix_sync(scr, c, 16, wmma::mem_row_major);
+        __syncwarp();
+#pragma unroll
+        for (int j = 0; j < 8; ++j) acc[j] = scale * (acc[j] + scr[lr * 16 + lc + j]);
+        if (r < n) {
+            float *dst = o + ((tok0 + r) * H + h) * dV + col0 + tn * 16 + lc;
+            if ((reinterpret_cast<uintptr_t>(o) & 15) == 0) {
+                reinterpret_cast<float4 *>(dst)[0] = make_float4(acc[0], acc[1], acc[2], acc[3]);
+                reinterpret_cast<float4 *>(dst)[1] = make_float4(acc[4], acc[5], acc[6], acc[7]);
+            } else {
+#pragma unroll
+                for (int j = 0; j < 8; ++j) dst[j] = acc[j];
+            }
+        }
+        __syncwarp();
+    }
+}
 
 }  // namespace
 
@@ -520,7 +658,7 @@ void gated_delta_chunk(const bf16 *q, const bf16 *k, const bf16 *v, const float 
                        int dV, float scale, void *workspace, size_t workspace_bytes,
                        cudaStream_t s) {
     if (B < 1 || T < 1 || H < 1 || dK < 16 || dK > kMaxDK || dK % 16 != 0 || dV < 16 ||
-        dV % 16 != 0 || B > 65535 || H > 65535)
+        dV % 16 != 0 || B > 65535 || H > 65535 || int64_t(B) * H > 65535)
         throw Error(JET_ERR_INVALID_ARGUMENT,
                     "gated_delta_chunk: unsupported sizes B=" + std::to_string(B) +
                         " T=" + std::to_string(T) + " H=" + std::to_string(H) +
@@ -540,30 +678,57 @@ void gated_delta_chunk(const bf16 *q, const bf16 *k, const bf16 *v, const float 
     const int nchunks = (T + kC - 1) / kC;
 
     const size_t prep_smem = PrepSmem(dK).total;
+    const size_t out_smem = OutSmem(dK).total;
     int dev = 0, smem_max = 0;
     check(cudaGetDevice(&dev), "gated_delta_chunk (cudaGetDevice)");
     check(cudaDeviceGetAttribute(&smem_max, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev),
           "gated_delta_chunk (smem limit)");
-    if (prep_smem > size_t(smem_max) || ScanSmem(dK, 1).total > size_t(smem_max))
+    int sms = 0;
+    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "gated_delta_chunk (SM count)");
+    // SV = 16 where 32-column blocks would leave SMs idle, or do not fit (dK = 256 on sm_80).
+    const bool narrow = int64_t(B) * H * ((dV + 31) / 32) < sms ||
+                        StateSmem(dK, 2, 32).total > size_t(smem_max);
+    const int sv = narrow ? 16 : 32;
+    const size_t need_smem = std::max({prep_smem, out_smem, StateSmem(dK, 2, sv).total});
+    if (need_smem > size_t(smem_max))
         throw Error(JET_ERR_INVALID_ARGUMENT,
                     "gated_delta_chunk: dK=" + std::to_string(dK) + " needs " +
-                        std::to_string(std::max(prep_smem, ScanSmem(dK, 1).total)) +
-                        " bytes of shared memory per block, this GPU has " +
+                        std::to_string(need_smem) + " bytes of shared memory per block, this GPU has " +
                         std::to_string(smem_max));
-    const bool two = ScanSmem(dK, 2).total <= size_t(smem_max);
-    const size_t scan_smem = ScanSmem(dK, two ? 2 : 1).total;
+    // Three stages (two chunks in flight) where they fit with every block resident at once
+    // (a block that waits for a free SM would add its whole chain), else two.
+    int smem_sm = 0;
+    check(cudaDeviceGetAttribute(&smem_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev),
+          "gated_delta_chunk (smem per SM)");
+    const int64_t state_blocks = int64_t(B) * H * ((dV + sv - 1) / sv);
+    const int64_t per_sm = (state_blocks + sms - 1) / sms;
+    const size_t smem3 = StateSmem(dK, 3, sv).total;
+    const bool three = smem3 <= size_t(smem_max) && per_sm * int64_t(smem3 + 1024) <= smem_sm;
+    const size_t state_smem = StateSmem(dK, three ? 3 : 2, sv).total;
     check(cudaFuncSetAttribute(gdc_prep_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                int(prep_smem)),
           "gated_delta_chunk (prep smem)");
-    auto scan = two ? gdc_scan_kernel<2> : gdc_scan_kernel<1>;
-    check(cudaFuncSetAttribute(scan, cudaFuncAttributeMaxDynamicSharedMemorySize, int(scan_smem)),
-          "gated_delta_chunk (scan smem)");
+    auto state_k = narrow ? (three ? gdc_state_kernel<3, 16> : gdc_state_kernel<2, 16>)
+                          : (three ? gdc_state_kernel<3, 32> : gdc_state_kernel<2, 32>);
+    check(cudaFuncSetAttribute(state_k, cudaFuncAttributeMaxDynamicSharedMemorySize, int(state_smem)),
+          "gated_delta_chunk (state smem)");
+    check(cudaFuncSetAttribute(gdc_out_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               int(out_smem)),
+          "gated_delta_chunk (out smem)");
     gdc_prep_kernel<<<dim3(unsigned(nchunks), unsigned(H), unsigned(B)), kThreads, prep_smem, s>>>(
         q, k, v, g, beta, ws, T, H, dK, dV);
     check_launch("gated_delta_chunk (prep)");
-    scan<<<dim3(unsigned((dV + kDVT - 1) / kDVT), unsigned(H), unsigned(B)), kScanThreads, scan_smem, s>>>(
-        q, k, ws, state, o, T, H, dK, dV, scale);
-    check_launch("gated_delta_chunk (scan)");
+    // Narrow blocks (at most two an SM): a warp per state tile, up to 8. Wide ones: 4 warps, so
+    // that registers (~170 a thread) leave room for two or three blocks an SM.
+    const int state_warps =
+        narrow ? std::min(kStateMaxWarps, std::max(kStateMinWarps, (dK / 16) * std::min(sv, dV) / 16))
+               : kStateMinWarps;
+    state_k<<<dim3(unsigned((dV + sv - 1) / sv), unsigned(H), unsigned(B)), unsigned(32 * state_warps),
+              state_smem, s>>>(k, ws, state, T, H, dK, dV);
+    check_launch("gated_delta_chunk (state)");
+    gdc_out_kernel<<<dim3(unsigned(nchunks * ((dV + kOV - 1) / kOV)), unsigned(B * H)), kOutThreads,
+                     out_smem, s>>>(q, ws, o, T, H, dK, dV, scale);
+    check_launch("gated_delta_chunk (out)");
 }
 
 }  // namespace jet::cuda

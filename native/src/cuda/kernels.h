@@ -193,9 +193,10 @@ void attention_decode(const bf16 *q, const bf16 *k, const bf16 *v, const int32_t
 //   g     fp32 [B, T, H]          log decay (<= 0); beta fp32 [B, T, H] in (0, 1)
 //   state fp32 [B, H, dK, dV]     read (initial state; zeros at sequence start) and updated
 //   o     fp32 [B, T, H, dV]      o_t = scale * S_t^T q_t
-// Supports dK % 16 == 0 with dK <= 256 and dV % 16 == 0. dK = 256 needs ~197 KB of shared memory
-// per block: fine on sm_90 (227 KB), more than sm_80's 163 KB, where it throws
-// JET_ERR_INVALID_ARGUMENT (dK <= 192 runs on both).
+// Supports dK % 16 == 0 with dK <= 256 and dV % 16 == 0. dK = 256 needs ~158 KB of shared memory
+// per block (the state pass): fine on sm_90 (227 KB) and sm_80 (163 KB); a GPU with less throws
+// JET_ERR_INVALID_ARGUMENT. The workspace holds, besides the per-chunk
+// inputs, each chunk's starting state in bf16 (B H ceil(T / 64) dK dV).
 size_t gated_delta_chunk_workspace_bytes(int B, int T, int H, int dK, int dV);
 void gated_delta_chunk(const bf16 *q, const bf16 *k, const bf16 *v, const float *g,
                        const float *beta, float *state, float *o, int B, int T, int H, int dK,

@@ -107,19 +107,24 @@ TEST(CudaGatedDeltaChunk, HeadSizes) {
 }
 
 // The PostNAS candidates' key dims (192/192/8, 256) and value dims that are multiples of 16 but
-// not 32 (the last scan block owns 16 columns). dK = 256 needs sm_90's shared memory; on a GPU
-// with less, the launcher must refuse it with a jet::Error instead.
+// not 32 (the last 32-column state-pass block owns 16 columns). dK = 256 needs ~158 KB of shared
+// memory a block (sm_80 and sm_90 have it); on a GPU with less, the launcher must refuse it
+// with a jet::Error instead.
 TEST(CudaGatedDeltaChunk, LargeKeyDims) {
     JET_SKIP_WITHOUT_CUDA();
     check_case(make_inputs(2, 200, 3, 192, 192, 11), "dK192");
     check_case(make_inputs(1, 130, 2, 192, 208, 12), "dK192 dV208");
     check_case(make_inputs(1, 70, 2, 128, 288, 13), "dK128 dV288");
     check_case(make_inputs(1, 100, 3, 96, 48, 14), "dV48");
+    // Enough (sequence, head, 32 columns) blocks to fill the GPU: the state pass takes 32-column
+    // blocks (16 otherwise), the last one here 16 wide.
+    check_case(make_inputs(2, 130, 12, 96, 272, 18), "wide dV272");
+    check_case(make_inputs(3, 70, 16, 64, 256, 19), "wide B3");
     int dev = 0, smem = 0;
     ASSERT_EQ(cudaGetDevice(&dev), cudaSuccess);
     ASSERT_EQ(cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev),
               cudaSuccess);
-    if (smem >= 200 * 1024) {
+    if (smem >= 158 * 1024) {
         check_case(make_inputs(1, 200, 2, 256, 256, 15), "dK256");
         check_case(make_inputs(1, 65, 2, 256, 80, 16), "dK256 dV80");
     } else {
