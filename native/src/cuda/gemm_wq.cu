@@ -9,11 +9,16 @@
 // values are bf16 values), and every W value once per block. The mma accumulates a group's K
 // range into `part`; at the group's end the fp32 partial sums are multiplied by the group's scale
 // and added to `acc` (per output channel: once, at the end of K).
+// Split-K: when the tiles alone would not fill the GPU (the 2B's o_proj / down_proj at batched
+// decode: N = 1536, 48 blocks, K up to 8960) and y is fp32, blockIdx.z takes a range of whole
+// groups of K and adds its sum to y with atomicAdd (y zeroed first for beta = 0). The order of
+// those fp32 additions varies from run to run (last-bit differences).
 //
 // From kWqDequantT tokens on (prefill: compute-bound, where cuBLAS's Hopper GEMM beats mma.sync)
 // and for shapes the kernel does not serve, W is dequantized to a bf16 scratch (stream-ordered
 // cudaMallocAsync, which graph capture records too) and cuBLAS runs the bf16 GEMM: one extra
 // pass over 3 bytes per weight, small next to a T >= 1024 GEMM.
+#include <algorithm>
 #include <string>
 
 #include <cuda_fp8.h>
@@ -42,6 +47,8 @@ struct WqArgs {
     bool y_f32;
     int T, K, N;
     float beta;
+    int kt_split;  // K tiles per blockIdx.z (split-K; all of them without a split)
+    bool atomic;   // split-K: atomicAdd into fp32 y
 };
 
 __device__ __forceinline__ uint32_t smem_addr(const void *p) {
@@ -96,12 +103,14 @@ __global__ void __launch_bounds__(kThreads) gemm_wq_kernel(const WqArgs a) {
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int gid = lane / 4, tig = lane % 4;
     const int m0 = blockIdx.y * kBM, n0 = blockIdx.x * kBN;
-    const int ktiles = (a.K + kBK - 1) / kBK;
+    const int kt0 = blockIdx.z * a.kt_split;
+    const int kt1 = min((a.K + kBK - 1) / kBK, kt0 + a.kt_split);
+    const int ktiles = kt1 - kt0;  // this block's K tiles: kt0 + [0, ktiles)
 
     // Stage `st` <- K tile kt: x 64 rows x 64 bytes (2 chunks a thread), W 64 rows x 32 bytes
     // (1 chunk a thread). Rows past T / N and chunks past K are zero-filled.
     auto load = [&](int kt, int st) {
-        const int k0 = kt * kBK;
+        const int k0 = (kt0 + kt) * kBK;
 #pragma unroll
         for (int i = 0; i < 2; ++i) {
             const int idx = threadIdx.x + i * kThreads;  // 0..255: row idx / 4, chunk idx % 4
@@ -157,9 +166,9 @@ __global__ void __launch_bounds__(kThreads) gemm_wq_kernel(const WqArgs a) {
             }
         }
         // The end of a group (or of K): scale the partial sums into acc.
-        const int kend = (kt + 1) * kBK;
-        if (kend % a.group == 0 || kend >= a.K) {
-            const int g = kt * kBK / a.group;
+        const int kend = (kt0 + kt + 1) * kBK;
+        if (kend % a.group == 0 || kt == ktiles - 1) {
+            const int g = (kt0 + kt) * kBK / a.group;
 #pragma unroll
             for (int j = 0; j < 2; ++j) {
                 float sc[2];
@@ -192,7 +201,9 @@ __global__ void __launch_bounds__(kThreads) gemm_wq_kernel(const WqArgs a) {
                 if (t >= a.T || n >= a.N) continue;
                 const int64_t idx = int64_t(t) * a.N + n;
                 const float v = acc[i][j][e];
-                if (a.y_f32) {
+                if (a.atomic) {
+                    atomicAdd(static_cast<float *>(a.y) + idx, v);
+                } else if (a.y_f32) {
                     float *yf = static_cast<float *>(a.y);
                     yf[idx] = a.beta != 0.0f ? v + a.beta * yf[idx] : v;
                 } else {
@@ -225,6 +236,13 @@ __global__ void dequant_kernel(const uint8_t *q, const float *scale, int ng, int
         o[j] = __floats2bfloat162_rn(f.x * s, f.y * s);
     }
     *reinterpret_cast<uint4 *>(Wd + e) = out;
+}
+
+int sm_count() {
+    int dev = 0, sms = 0;
+    check(cudaGetDevice(&dev), "gemm_wq (cudaGetDevice)");
+    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "gemm_wq (SM count)");
+    return sms;
 }
 
 cudaStream_t stream_of(cublasHandle_t h) {
@@ -280,7 +298,25 @@ void gemm_wq(cublasHandle_t h, const bf16 *x, int ldx, const WeightRef &W, void 
     a.x = x, a.ldx = ldx, a.W = static_cast<const uint8_t *>(W.ptr), a.scale = W.scale;
     a.ng = K / group, a.group = group, a.y = y, a.y_f32 = y_f32, a.T = T, a.K = K, a.N = N;
     a.beta = beta;
-    const dim3 grid((N + kBN - 1) / kBN, (T + kBM - 1) / kBM);
+    const int ktiles = (K + kBK - 1) / kBK;
+    a.kt_split = ktiles;
+    dim3 grid((N + kBN - 1) / kBN, (T + kBM - 1) / kBM);
+    // Split-K where the tiles fill less than the GPU: about two blocks per SM, ranges of whole
+    // groups (per channel: of tiles), at least 8 tiles each.
+    const int blocks = int(grid.x * grid.y), sms = sm_count();
+    if (y_f32 && (beta == 0.0f || beta == 1.0f) && blocks < sms) {
+        const int unit = group == K ? 1 : group / kBK;  // tiles per split unit
+        const int units = ktiles / unit;                 // whole when grouped (K % group == 0)
+        const int want = std::min((2 * sms + blocks - 1) / blocks, std::max(1, units * unit / 8));
+        if (want > 1) {
+            a.kt_split = (units + want - 1) / want * unit;
+            grid.z = unsigned((ktiles + a.kt_split - 1) / a.kt_split);
+            a.atomic = grid.z > 1;
+        }
+    }
+    if (a.atomic && beta == 0.0f)
+        check(cudaMemsetAsync(y, 0, size_t(T) * size_t(N) * sizeof(float), stream_of(h)),
+              "gemm_wq (cudaMemsetAsync)");
     if (W.type == WeightType::F8E4M3)
         launch_pdl("gemm_wq", gemm_wq_kernel<int(WeightType::F8E4M3)>, grid, dim3(kThreads), 0,
                    stream_of(h), a);

@@ -12,9 +12,11 @@
 // when a matrix is a column slice of a wider one. The mixers' kernels take a leading batch
 // dimension B: "[B, T, N]" is B sequences of T rows of N values, contiguous; all batched
 // sequences of one call have the same T. The residual stream and every intermediate that feeds a
-// non-GEMM op are float32; inputs of GEMMs are bf16; weights are bf16. Scratch memory is passed
-// in by the caller (`workspace`, at least *_workspace_bytes() bytes, 256-byte aligned, any
-// content); a launcher never allocates. This header compiles with g++ as well as nvcc.
+// non-GEMM op are float32; inputs of GEMMs are bf16; weights are bf16, or FP8 / int8 with fp32
+// scales for the linear layers (WeightRef). Scratch memory is passed in by the caller
+// (`workspace`, at least *_workspace_bytes() bytes, 256-byte aligned, any content); a launcher
+// never allocates - except gemm_wq's dequantize fallback (stream-ordered cudaMallocAsync).
+// This header compiles with g++ as well as nvcc.
 #pragma once
 
 #include <cstddef>

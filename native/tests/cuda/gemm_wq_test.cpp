@@ -99,12 +99,14 @@ TEST(CudaGemmWq, PlainMatchesDequantizedReference) {
                 const auto y0 = randn_bf16(size_t(T) * N, 13 + N);
                 DevQWeight dw(w, wt);
                 DevBuf<bf16> dx(x.size()), dyb(size_t(T) * N);
-                DevBuf<float> dy(size_t(T) * N);
+                DevBuf<float> dy(size_t(T) * N), dy0(size_t(T) * N);
                 upload(dx, x);
                 upload(dy, y0);
                 JET_LAUNCH_OK(cuda::gemm(h, dx.get(), ldx, dw.ref, dy.get(), true, T, K, N, 1.0f));
                 JET_LAUNCH_OK(cuda::gemm(h, dx.get(), ldx, dw.ref, dyb.get(), false, T, K, N, 0.0f));
-                const auto y = download(dy), yb = download(dyb);
+                upload(dy0, y0);  // beta = 0 must overwrite it (split-K zeroes y first)
+                JET_LAUNCH_OK(cuda::gemm(h, dx.get(), ldx, dw.ref, dy0.get(), true, T, K, N, 0.0f));
+                const auto y = download(dy), yb = download(dyb), yz = download(dy0);
                 const auto acc = reference(x, ldx, w.deq, y0, T, K, N);
                 std::vector<double> ref(acc.size());
                 for (size_t i = 0; i < ref.size(); ++i) ref[i] = acc[i] - y0[i];
@@ -113,6 +115,9 @@ TEST(CudaGemmWq, PlainMatchesDequantizedReference) {
                 const double tol = T < 1024 ? 1e-5 : bf16_tolerance(acc);
                 EXPECT_LE(rel_rms(y, acc), tol) << type_name(wt) << " T=" << T << " K=" << K
                                                 << " N=" << N << " group=" << group;
+                EXPECT_LE(rel_rms(yz, ref), T < 1024 ? 1e-5 : bf16_tolerance(ref))
+                    << type_name(wt) << " beta=0, T=" << T << " K=" << K << " N=" << N
+                    << " group=" << group;
                 EXPECT_LE(rel_rms(yb, ref), T < 1024 ? bf16_tolerance(ref) : 1.5 * bf16_tolerance(ref))
                     << type_name(wt) << " bf16 out, T=" << T << " K=" << K << " N=" << N
                     << " group=" << group;
