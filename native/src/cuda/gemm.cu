@@ -1,5 +1,6 @@
 // gemm.cu - y = x W^T: bf16 operands, fp32 accumulation. Few rows (decode, T <= 4): bandwidth-
-// bound GEMV kernels; more rows: cuBLAS (CUBLAS_COMPUTE_32F).
+// bound GEMV kernels; more rows: cuBLAS (CUBLAS_COMPUTE_32F), or for FP8 / int8 weights the
+// weight-only tensor-core GEMM of gemm_wq.cu.
 //
 // The decode GEMV (gemv_rows_kernel): persistent blocks (as many as fit on the GPU at once) walk
 // groups of R consecutive output rows; the threads split K into 16-byte chunks, and for each chunk
