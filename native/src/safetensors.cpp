@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -79,6 +80,8 @@ size_t dtype_size(DType t) {
     case DType::F16: return 2;
     case DType::I64: return 8;
     case DType::I32: return 4;
+    case DType::F8_E4M3: return 1;
+    case DType::I8: return 1;
     }
     return 0;
 }
@@ -90,6 +93,8 @@ const char *dtype_name(DType t) {
     case DType::F16: return "F16";
     case DType::I64: return "I64";
     case DType::I32: return "I32";
+    case DType::F8_E4M3: return "F8_E4M3";
+    case DType::I8: return "I8";
     }
     return "?";
 }
@@ -135,6 +140,19 @@ void TensorView::to_f32(float *dst) const {
             std::memcpy(&v, bytes + 4 * i, 4);
             dst[i] = static_cast<float>(v);
         }
+        return;
+    case DType::F8_E4M3:  // e4m3fn: bias 7, no infinities, S.1111.111 is NaN
+        for (int64_t i = 0; i < n; ++i) {
+            const uint8_t b = bytes[i];
+            const int e = (b >> 3) & 15, m = b & 7;
+            const float v = e == 15 && m == 7 ? std::nanf("")
+                            : e == 0          ? std::ldexp(float(m), -9)
+                                              : std::ldexp(float(8 + m), e - 10);
+            dst[i] = (b & 0x80) ? -v : v;
+        }
+        return;
+    case DType::I8:
+        for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(static_cast<int8_t>(bytes[i]));
         return;
     }
 }

@@ -14,7 +14,7 @@
 
 namespace jet {
 
-enum class DType { F32, BF16, F16, I64, I32 };
+enum class DType { F32, BF16, F16, I64, I32, F8_E4M3, I8 };  // F8_E4M3, I8: quantized weights
 size_t dtype_size(DType t);
 const char *dtype_name(DType t);
 

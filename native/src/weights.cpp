@@ -227,6 +227,14 @@ const TensorView &Weights::get(const std::string &name) const {
 
 const TensorView &Weights::get(Role role, int layer) const { return get(tensor_name(role, layer)); }
 
+// Minimal until the quantized loader lands (branch quant): no tensor carries scales yet.
+const TensorView *Weights::scale(Role, int) const { return nullptr; }
+
+int Weights::group_size(Role role, int layer) const {
+    const TensorView &t = get(role, layer);
+    return t.shape.size() == 2 ? int(t.shape[1]) : 0;
+}
+
 bool Weights::has(const std::string &name) const { return tensors_.count(name) != 0; }
 
 int64_t Weights::n_params() const {

@@ -39,6 +39,10 @@ public:
     const TensorView &get(const std::string &name) const;  // throws JET_ERR_FORMAT if missing
     // The tensor of `role` in `layer` (kNoLayer for the model-level roles); what backends use.
     const TensorView &get(Role role, int layer) const;
+    // Weight-only quantized tensors (issue 15; the loader fills them): the F32 scales [N, n_groups]
+    // of role's [N, K] weight, nullptr for an unquantized tensor; K values per scale along K.
+    const TensorView *scale(Role role, int layer) const;
+    int group_size(Role role, int layer) const;
     bool has(const std::string &name) const;
     int64_t n_params() const;
 

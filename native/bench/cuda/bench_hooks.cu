@@ -2,9 +2,12 @@
 // (jet_model_bench) only, never into libjet. They reach into the backend's classes through the
 // private header cuda/cuda_backend.h.
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <cuda_fp8.h>
 
 #include "bench_hooks.h"
 #include "cuda/cuda_backend.h"
@@ -130,6 +133,73 @@ double copy_bandwidth(size_t bytes, int reps) {
     cudaFree(src);
     cudaFree(dst);
     return 2.0 * double(bytes) / (best * 1e-3);
+}
+
+int64_t quantize_linear_weights_fp8(Backend &backend) {
+    auto &be = dynamic_cast<CudaBackend &>(backend);
+    const Config &c = be.cfg_;
+    struct Lin {
+        WeightRef *w;
+        size_t N, K;
+    };
+    std::vector<Lin> lins;
+    const size_t d = size_t(c.hidden_size), I = size_t(c.intermediate_size);
+    for (auto &L : be.layers_) {
+        lins.push_back({&L.gate_up, 2 * I, d});
+        lins.push_back({&L.down, d, I});
+        if (L.type == JET_LAYER_JET) {
+            const size_t vd = size_t(c.jet_value_dim());
+            lins.push_back({&L.w_in, size_t(be.jet_in_rows_), d});
+            lins.push_back({&L.w_out, d, vd});
+            lins.push_back({&L.w2, vd * size_t(c.jet_conv_size), size_t(c.jet_gen_hidden)});
+        } else {
+            const size_t qkv = size_t(c.num_attention_heads + 2 * c.num_kv_heads) * c.head_dim;
+            lins.push_back({&L.w_in, qkv, d});
+            lins.push_back({&L.w_out, d, size_t(c.num_attention_heads) * c.head_dim});
+        }
+    }
+    lins.erase(std::remove_if(lins.begin(), lins.end(),
+                              [](const Lin &l) { return l.w->quantized() || l.K % 16 != 0; }),
+               lins.end());
+    Arena plan;
+    for (const Lin &l : lins) {
+        plan.take<uint8_t>(l.N * l.K);
+        plan.take<float>(l.N);
+    }
+    require_free(plan.used, "the FP8 weight copies");
+    if (be.bench_quant_) cudaFree(be.bench_quant_);
+    be.bench_quant_ = device_alloc(plan.used, "the FP8 weight copies");
+    Arena a;
+    a.base = static_cast<char *>(be.bench_quant_);
+    std::vector<bf16> w;
+    std::vector<__nv_fp8_storage_t> q;
+    std::vector<float> sc;
+    int64_t saved = 0;
+    for (const Lin &l : lins) {
+        saved += int64_t(l.N * l.K) - int64_t(l.N) * 4;  // 2 bytes -> 1 byte + a scale per row
+        w.resize(l.N * l.K);
+        q.resize(w.size());
+        sc.resize(l.N);
+        check(cudaMemcpy(w.data(), l.w->ptr, w.size() * sizeof(bf16), cudaMemcpyDeviceToHost),
+              "cudaMemcpy (weights to quantize)");
+        for (size_t n = 0; n < l.N; ++n) {
+            const bf16 *row = w.data() + n * l.K;
+            float amax = 0.0f;
+            for (size_t k = 0; k < l.K; ++k) amax = std::max(amax, std::fabs(__bfloat162float(row[k])));
+            const float s = amax > 0.0f ? amax / 448.0f : 1.0f;
+            sc[n] = s;
+            for (size_t k = 0; k < l.K; ++k)
+                q[n * l.K + k] = __nv_cvt_float_to_fp8(__bfloat162float(row[k]) / s, __NV_SATFINITE,
+                                                       __NV_E4M3);
+        }
+        auto *qd = a.take<uint8_t>(l.N * l.K);
+        auto *sd = a.take<float>(l.N);
+        check(cudaMemcpy(qd, q.data(), q.size(), cudaMemcpyHostToDevice), "cudaMemcpy (fp8 weights)");
+        check(cudaMemcpy(sd, sc.data(), sc.size() * sizeof(float), cudaMemcpyHostToDevice),
+              "cudaMemcpy (fp8 scales)");
+        *l.w = WeightRef(qd, WeightType::F8E4M3, sd, int(l.K));
+    }
+    return saved;
 }
 
 }  // namespace jet::cuda

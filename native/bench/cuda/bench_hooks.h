@@ -36,4 +36,11 @@ std::vector<std::pair<std::string, double>> prefill_breakdown(Backend &backend, 
 // buffer of `bytes`; the roof for memory-bound decode.
 double copy_bandwidth(size_t bytes, int reps);
 
+// Replaces the backend's linear weights (attention / JetBlock projections, MLP; not the
+// embeddings or the LM head) by FP8 e4m3 copies with per-output-channel scales, quantized on the
+// host from the uploaded bf16 values (scale = max|w| / 448 per row) - the bf16 vs FP8 comparison
+// without an FP8 checkpoint. Call it before the first decode (graphs capture the weights).
+// Returns the bytes a step no longer reads (the replaced bf16 matrices less their FP8 copies).
+int64_t quantize_linear_weights_fp8(Backend &backend);
+
 }  // namespace jet::cuda

@@ -7,13 +7,19 @@ baselines at Jet-Nemotron-2B's shapes, on one GPU.
 Builds native/bench/cuda/kernels_capi.cu + the selected kernels (native/src/cuda/<kernel>*.cu;
 --arch 90a adds the sm_90a wgmma kernels) into a shared library with nvcc (into /tmp), loads it with ctypes and times each kernel and its baseline with CUDA events on the
 same torch stream (median of repeated runs after warm-up):
-  - attention_prefill vs torch SDPA restricted to the flash backend (nh=12, nkv=2, hd=128,
-    causal, T = 4K/16K/64K); sliding window 1152 reported alone (flash SDPA takes no window);
+  - attention_prefill vs torch SDPA with its default backend choice (cuDNN on an H100; the
+    backend it ran is printed) and enable_gqa (nh=12, nkv=2, hd=128, causal, T = 4K/16K/64K);
+    sliding window 1152 reported alone (SDPA takes no window);
+  - attention_decode vs torch SDPA (default backend, enable_gqa) on its contiguous copy of the
+    cache and vs the copy-bandwidth roof, up to B = 128 and 461 at 64K;
   - gated_delta_chunk vs fla's Triton chunk_gated_delta_rule (the official model's kernel; fla's
     package from .carry/fla or FLA_PATH; the chunked form in plain torch below where fla is
     missing) (H=12, dK=96, dV=256, an initial state), its outputs and final state compared too;
     --profile splits both into prep / state pass / output kernels;
-  - attention_decode, gated_delta_step, dynamic_conv vs the bytes they must move divided by
+  - gemm: the linear layers with FP8 e4m3 weights (per-channel scales; issue 15) vs the bf16
+    path (our GEMV for T <= 4, cuBLAS above) at the 2B's shapes, T = 1, 4 (decode GEMV: also vs
+    the copy-bandwidth roof of the weight bytes), 128 (batched decode) and 2048 (prefill chunk);
+  - gated_delta_step, dynamic_conv vs the bytes they must move divided by
     the measured device-to-device copy bandwidth; the decode-sized calls are timed inside a CUDA
     graph (50 launches per replay) so that host launch overhead does not count.
 Prints a markdown table (and writes it with --out).
@@ -33,7 +39,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 PROFILE = False
 KERNELS = ["attention_prefill", "attention_decode", "gated_delta_chunk", "gated_delta_step",
-           "dynamic_conv"]
+           "dynamic_conv", "gemm"]
+# Sources a kernel needs beyond native/src/cuda/<kernel>*.cu (gemm: the unfused prologue ops).
+EXTRA_SOURCES = {"gemm": ["rmsnorm.cu", "activations.cu"]}
 
 
 def build(arch, kernels):
@@ -42,6 +50,7 @@ def build(arch, kernels):
     kernels = [k for k in KERNELS if k in kernels]
     out = f"/tmp/libjet_kernels_bench_sm{arch}_{'-'.join(k[:6] + k[-4:] for k in kernels)}.so"
     srcs = [f for k in kernels for f in sorted(glob.glob(os.path.join(ROOT, "native/src/cuda", k + "*.cu")))]
+    srcs += [os.path.join(ROOT, "native/src/cuda", f) for k in kernels for f in EXTRA_SOURCES.get(k, [])]
     srcs += [os.path.join(ROOT, "native/src/cuda/check.cpp"), os.path.join(HERE, "kernels_capi.cu")]
     defs = [f"-DJB_WITHOUT_{k.upper()}" for k in KERNELS if k not in kernels]
     if arch.endswith("a"):
@@ -67,6 +76,8 @@ def build(arch, kernels):
         lib.jb_gated_delta_step.argtypes = [P] * 7 + [I] * 4 + [F32, P]
     if "dynamic_conv" in kernels:
         lib.jb_dynamic_conv.argtypes = [P, I, P, I, P, P, P] + [I] * 4 + [P]
+    if "gemm" in kernels:
+        lib.jb_gemm.argtypes = [P, I, P, I, P, I, P] + [I] * 4 + [F32, P]
     return lib
 
 
@@ -212,6 +223,39 @@ def bench_attention_decode(lib, rows, bw, Ls):
                      f"{ms * 1e3:.1f} us", f"{nbytes / (ms * 1e-3) / 1e12:.2f} TB/s",
                      base, f"{ideal / ms:.0%} of copy", err))
         torch.cuda.empty_cache()
+
+
+# ---------------------------------------------------------------- FP8 weight-only linear layers
+def bench_gemm(lib, rows, bw, Ts):
+    # (name, K, N) of the 2B: MLP gate|up and down, JetBlock fused input projection (q k v g w1 a b,
+    # 8872 rows) and o_proj, the dynamic-conv generator's second matrix, attention o_proj.
+    shapes = [("mlp gate_up", 1536, 17920), ("mlp down", 8960, 1536), ("jet in", 1536, 8872),
+              ("jet o", 3072, 1536), ("dconv w2", 384, 12288), ("attn o", 1536, 1536)]
+    for name, K, N in shapes:
+        W = torch.randn(N, K, device="cuda", dtype=torch.bfloat16) * 0.02
+        s = (W.float().abs().amax(dim=1, keepdim=True) / 448.0).clamp_min(1e-12)
+        q = (W.float() / s).to(torch.float8_e4m3fn)
+        s = s.contiguous()
+        deq = q.float() * s
+        for T in Ts:
+            x = torch.randn(T, K, device="cuda", dtype=torch.bfloat16)
+            y8 = torch.empty(T, N, device="cuda", dtype=torch.float32)
+            yb = torch.empty_like(y8)
+            f8 = lambda: ok(lib.jb_gemm(ptr(x), K, ptr(q), 1, ptr(s), K, ptr(y8), 1, T, K, N, 0.0, stream()))
+            fb = lambda: ok(lib.jb_gemm(ptr(x), K, ptr(W), 0, None, 0, ptr(yb), 1, T, K, N, 0.0, stream()))
+            small = T <= 128
+            ms8 = timeit_graph(f8) if small else timeit(f8)
+            msb = timeit_graph(fb) if small else timeit(fb)
+            err = rel_rms(y8, x.float() @ deq.t())
+            nbytes = N * K + N * 4 + T * K * 2 + T * N * 4
+            if T <= 4:
+                ideal = nbytes / bw * 1e3
+                bound = f"{ideal / ms8:.0%} of copy; {msb / ms8:.2f}x bf16"
+            else:
+                bound = f"{msb / ms8:.2f}x bf16; {2 * T * K * N / (ms8 * 1e-3) / 1e12:.0f} TFLOP/s"
+            rows.append(("gemm fp8 (per-channel)", f"{name} K={K} N={N} T={T}", f"{ms8 * 1e3:.1f} us",
+                         f"{nbytes / (ms8 * 1e-3) / 1e12:.2f} TB/s", f"bf16 {msb * 1e3:.1f} us", bound,
+                         f"{err:.1e} (vs dequantized fp32)"))
 
 
 # ---------------------------------------------------------------- gated delta, plain torch
@@ -425,7 +469,8 @@ def main():
                      ("attention_decode", lambda: bench_attention_decode(lib, rows, bw, Ts)),
                      ("gated_delta_chunk", lambda: bench_gated_delta_chunk(lib, rows, Ts)),
                      ("gated_delta_step", lambda: bench_gated_delta_step(lib, rows, bw)),
-                     ("dynamic_conv", lambda: bench_dynamic_conv(lib, rows, bw, Ts))]:
+                     ("dynamic_conv", lambda: bench_dynamic_conv(lib, rows, bw, Ts)),
+                     ("gemm", lambda: bench_gemm(lib, rows, bw, [1, 4, 128] if a.quick else [1, 4, 128, 2048]))]:
         if name in only:
             try:
                 fn()

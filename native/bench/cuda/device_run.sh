@@ -8,7 +8,8 @@
 # Needs .carry/deps (googletest source, nlohmann json headers) and .carry/shared/fixtures/kernels
 # (copied from ../shared here, since ../shared does not travel). ARCH defaults to 90a (sm_90a:
 # the wgmma kernels; JET_CUDA_SM90A is defined for it). KERNELS (default: all five) limits the
-# build, the tests and the benchmark to some kernels, e.g. KERNELS=attention_prefill.
+# build, the tests and the benchmark to some kernels, e.g. KERNELS=attention_prefill; KERNELS=gemm
+# (not in the default) builds the GEMV / weight-only FP8 GEMM with their tests and bench rows.
 set -uo pipefail
 ROOT=$(pwd)
 OUT=${OUT:-/tmp/jet-out}
@@ -39,7 +40,9 @@ if want build; then
   pids=()
   rm -f "$B"/obj/*.o "$B"/obj/*.ptxas
   # jet_prep.cu: jetblock_decode_step's test compares with jet_qk_gates (cuda/kernels.h).
-  for k in $KERNELS jet_prep; do
+  # gemm (gemm*.cu: the GEMVs, cuBLAS, the FP8/INT8 weight-only GEMM) needs the unfused prologue ops.
+  extra=$([[ " $KERNELS " == *" gemm "* ]] && echo rmsnorm activations)
+  for k in $KERNELS jet_prep $extra; do
     for f in native/src/cuda/$k*.cu; do  # attention_prefill*.cu: the mma.sync and the sm90 kernels
       n=$(basename "$f" .cu)
       "${NV[@]}" "${INC[@]}" "${DEFS[@]}" -c "$f" -o "$B/obj/$n.o" 2> "$B/obj/$n.ptxas" &
@@ -47,7 +50,7 @@ if want build; then
     done
   done
   srcs=(native/src/cuda/check.cpp native/src/error.cpp native/src/safetensors.cpp native/src/cpu/*.cpp)
-  for k in $KERNELS; do srcs+=("native/tests/cuda/${k}_test.cpp"); done
+  for k in $KERNELS; do srcs+=(native/tests/cuda/${k}*_test.cpp); done  # gemm: + gemm_wq_test.cpp
   for s in "${srcs[@]}"; do
     o="$B/obj/$(echo "$s" | tr / _).o"
     g++ -O2 -std=c++17 -fopenmp-simd -fno-math-errno -fno-trapping-math -Wall -Wextra "${INC[@]}" "${DEFS[@]}" \

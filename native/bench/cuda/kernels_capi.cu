@@ -80,4 +80,22 @@ int jb_dynamic_conv(const float *u, int ldu, const float *kern, int ldk, const v
 }
 #endif
 
+#ifndef JB_WITHOUT_GEMM
+// y = x W^T (+ beta y) through cuda::gemm: wtype 0 bf16 W, 1 FP8 e4m3, 2 int8 (scale [N, K /
+// group] fp32). One cuBLAS handle for the process, bound to `stream` on each call.
+int jb_gemm(const void *x, int ldx, const void *W, int wtype, const float *scale, int group,
+            void *y, int y_f32, int T, int K, int N, float beta, void *stream) {
+    static cublasHandle_t h = nullptr;
+    JET_SHIM({
+        if (!h) jet::cuda::check(cublasCreate(&h), "cublasCreate");
+        jet::cuda::check(cublasSetStream(h, static_cast<cudaStream_t>(stream)), "cublasSetStream");
+        const jet::cuda::WeightRef w =
+            wtype == 0 ? jet::cuda::WeightRef(static_cast<const bf16 *>(W))
+                       : jet::cuda::WeightRef(W, static_cast<jet::cuda::WeightType>(wtype), scale,
+                                              group);
+        jet::cuda::gemm(h, static_cast<const bf16 *>(x), ldx, w, y, y_f32 != 0, T, K, N, beta);
+    })
+}
+#endif
+
 }  // extern "C"

@@ -2,7 +2,11 @@
 // weights with the real shapes of docs/model.md section 2, never written to disk).
 //
 //   jet_model_bench [--prefill 4096,16384,65536] [--ctx 65536] [--batches 1,128,max]
-//                   [--steps 16] [--out table.md]
+//                   [--steps 16] [--out table.md] [--weights bf16|fp8]
+//
+// --weights fp8: the linear layers' weights quantized in memory to FP8 e4m3 with per-output-
+// channel scales before the run (bench_hooks.h; embeddings and LM head stay bf16), to compare
+// the FP8 paths with bf16 in two runs of the same binary.
 //
 // Reports, side by side in one run on one GPU:
 //  - prefill tok/s of one sequence at each length (backend prefill, internal chunks of 2048),
@@ -74,6 +78,7 @@ void log_cb(int32_t level, const char *msg, void *) {
 
 int main(int argc, char **argv) try {
     std::string prefill_arg = "4096,16384,65536", batch_arg = "1,128,max", out_path;
+    std::string weights_arg = "bf16";
     int ctx = 65536, steps = 16;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i], v = argv[i + 1];
@@ -82,6 +87,7 @@ int main(int argc, char **argv) try {
         else if (a == "--batches") batch_arg = v;
         else if (a == "--steps") steps = std::atoi(v.c_str());
         else if (a == "--out") out_path = v;
+        else if (a == "--weights" && (v == "bf16" || v == "fp8")) weights_arg = v;
         else {
             std::fprintf(stderr, "error: unknown option %s\n", a.c_str());
             return 2;
@@ -96,6 +102,12 @@ int main(int argc, char **argv) try {
     t0 = now_s();
     auto be = jet::make_cuda_backend(cfg, weights, 0);
     std::fprintf(stderr, "upload: %.1f s\n", now_s() - t0);
+    int64_t fp8_saved = 0;  // weight bytes a step no longer reads
+    if (weights_arg == "fp8") {
+        t0 = now_s();
+        fp8_saved = jet::cuda::quantize_linear_weights_fp8(*be);
+        std::fprintf(stderr, "fp8 quantization of the linear weights: %.1f s\n", now_s() - t0);
+    }
     weights.reset();
 
     cudaDeviceProp prop{};
@@ -105,8 +117,9 @@ int main(int argc, char **argv) try {
     char line[512];
     std::snprintf(line, sizeof line,
                   "GPU: %s, %d SMs; measured device copy bandwidth %.0f GB/s (read + write); "
-                  "weights on the GPU %.1f MiB\n\n",
-                  prop.name, prop.multiProcessorCount, bw / 1e9, be->weight_bytes() / 1048576.0);
+                  "weights on the GPU %.1f MiB; linear weights %s (read per step %.1f MiB)\n\n",
+                  prop.name, prop.multiProcessorCount, bw / 1e9, be->weight_bytes() / 1048576.0,
+                  weights_arg.c_str(), (be->weight_bytes() - fp8_saved) / 1048576.0);
     md << line;
 
     // ---------------------------------------------------------------- prefill
@@ -172,7 +185,7 @@ int main(int argc, char **argv) try {
                                       int64_t(cfg.jet_value_dim()) * cfg.jet_conv_size * 4);
         }
     }
-    const int64_t weight_read = be->weight_bytes();  // every matrix once (the embedding is the
+    const int64_t weight_read = be->weight_bytes() - fp8_saved;  // every matrix once (the embedding is the
                                                       // tied LM head: read once, fully)
     const int64_t one_cache = be->cache_bytes(ctx + steps + 16, nullptr);
     size_t free_b = 0, total_b = 0;

@@ -16,6 +16,7 @@
 // while the batch stays the same).
 #pragma once
 
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -154,12 +155,16 @@ public:
 
     struct Layer {
         jet_layer_type type = JET_LAYER_JET;
-        bf16 *ln1 = nullptr, *ln2 = nullptr, *gate_up = nullptr, *down = nullptr;
-        bf16 *w_in = nullptr;   // fused input projection (see the header comment)
+        bf16 *ln1 = nullptr, *ln2 = nullptr;
+        // The linear layers: bf16, or FP8 / int8 with their scales when every part of the
+        // (fused) matrix is quantized alike in the checkpoint (issue 15).
+        WeightRef gate_up, down;
+        WeightRef w_in;         // fused input projection (see the header comment)
         bf16 *b_in = nullptr;   // attention q|k|v bias
-        bf16 *w_out = nullptr;  // o_proj
+        WeightRef w_out;        // o_proj
         float *A_log = nullptr, *dt_bias = nullptr;
-        bf16 *w2 = nullptr, *b2 = nullptr, *o_norm = nullptr;
+        WeightRef w2;
+        bf16 *b2 = nullptr, *o_norm = nullptr;
     };
 
     const Config cfg_;
@@ -174,6 +179,17 @@ private:
     // or fp32 for upload_f32. Throws JET_ERR_FORMAT when it does not have `numel` elements.
     void upload(Role role, int layer, bf16 *dst, int64_t numel) const;
     void upload_f32(Role role, int layer, float *dst, int64_t numel) const;
+    // A linear weight of `rows` x K made of `parts` (stacked along N): quantized (the type and
+    // group of the parts) when every part has scales of one type and group the kernels serve,
+    // else bf16 (quantized parts dequantized on the host by upload()).
+    WeightRef take_linear(Arena &a, std::initializer_list<Role> parts, int layer, size_t rows,
+                          size_t K) const;
+    // Copies part `role` ([rows, K]) to rows [row0, row0 + rows) of dst (values and scales).
+    void upload_linear(Role role, int layer, const WeightRef &dst, int64_t row0, int64_t rows,
+                       int64_t K) const;
+    // The benchmark's in-memory FP8 copies of the linear weights (bench_hooks.cu), freed here.
+    friend int64_t quantize_linear_weights_fp8(Backend &backend);
+    void *bench_quant_ = nullptr;
     // One forward of T rows already uploaded to work.ids / work.pos: T tokens of sequence `seq`
     // from position pos0 (prefill), or one token of each sequence work.seqs[0, T) (decode).
     void forward(CudaCache &c, int T, int seq, int pos0, bool decode) const;

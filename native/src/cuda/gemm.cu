@@ -1,5 +1,6 @@
 // gemm.cu - y = x W^T: bf16 operands, fp32 accumulation. Few rows (decode, T <= 4): bandwidth-
-// bound GEMV kernels; more rows: cuBLAS (CUBLAS_COMPUTE_32F).
+// bound GEMV kernels; more rows: cuBLAS (CUBLAS_COMPUTE_32F), or for FP8 / int8 weights the
+// weight-only tensor-core GEMM of gemm_wq.cu.
 //
 // The decode GEMV (gemv_rows_kernel): persistent blocks (as many as fit on the GPU at once) walk
 // groups of R consecutive output rows; the threads split K into 16-byte chunks, and for each chunk
@@ -15,9 +16,20 @@
 // Both are launched with Programmatic Dependent Launch (cuda/launch.h): a block loads its first
 // weight chunks into registers before it waits for the previous kernel, so the weight stream
 // starts while that kernel drains.
+//
+// Weight-only quantized W (FP8 e4m3fn or int8, issue 15): both kernels are templated on the
+// weight type WT, so a 16-byte load carries 16 weights instead of 8 (the x side reads two 8-value
+// chunks for it); the values convert to fp32 once per chunk and row and serve the T tokens. The
+// scales multiply fp32 sums: per output channel once per row at the store, per group once per
+// (row, 16-weight chunk) on the chunk's partial sum (a chunk never straddles two groups).
 #include <algorithm>
 
+#include <string>
+
+#include <cuda_fp8.h>
+
 #include "cuda/common.cuh"
+#include "error.h"
 #include "cuda/kernels.h"
 #include "cuda/launch.h"
 
@@ -34,6 +46,11 @@ constexpr int kMaxThreads = 256;   // gemv_rows_kernel: threads per block, at mo
 constexpr int kMaxHeads = 64;      // kGatedRms: heads per row, at most
 
 enum Prologue { kPlain = 0, kRms = 1, kSilu = 2, kSiluMul = 3, kGatedRms = 4 };
+// Weight element types (template argument WT), as WeightType.
+constexpr int kWBf16 = int(WeightType::BF16), kWF8 = int(WeightType::F8E4M3),
+              kWI8 = int(WeightType::I8);
+// Weights per 16-byte chunk.
+template <int WT> constexpr int kElems = WT == kWBf16 ? 8 : 16;
 
 struct GemvArgs {
     const bf16 *xb;    // kPlain: bf16 x, row stride ld
@@ -45,7 +62,9 @@ struct GemvArgs {
     const float *gate; // kGatedRms: G fp32, row stride ldg
     int ldg;
     int hd;            // kGatedRms: values per head (K = heads * hd, hd % 8 == 0)
-    const bf16 *W;
+    const void *W;          // [N, K] of the kernel's WT
+    const float *wscale;    // quantized W: [N, ng] scales
+    int ng, group;          // quantized W: scales per row, K values per scale
     void *y;
     bool y_f32;
     int K, N;
@@ -63,6 +82,45 @@ __device__ __forceinline__ void fma8(float &acc, const uint4 &w, const uint4 &x)
     }
 }
 
+
+// The 16 quantized weights of a chunk as fp32 (exact: e4m3 and int8 values fit fp32).
+template <int WT>
+__device__ __forceinline__ void unpack16(const uint4 &w, float (&f)[16]) {
+    const uint32_t u[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        if constexpr (WT == kWF8) {
+            const __half2 lo = __half2(__nv_cvt_fp8x2_to_halfraw2(
+                __nv_fp8x2_storage_t(u[i] & 0xffffu), __NV_E4M3));
+            const __half2 hi = __half2(__nv_cvt_fp8x2_to_halfraw2(
+                __nv_fp8x2_storage_t(u[i] >> 16), __NV_E4M3));
+            const float2 a = __half22float2(lo), b = __half22float2(hi);
+            f[4 * i] = a.x, f[4 * i + 1] = a.y, f[4 * i + 2] = b.x, f[4 * i + 3] = b.y;
+        } else {
+            // int8: 2^23 + (q ^ 0x80) built by a byte permute, minus 2^23 + 128.
+            const uint32_t v = u[i] ^ 0x80808080u;
+#pragma unroll
+            for (int j = 0; j < 4; ++j)
+                f[4 * i + j] = __uint_as_float(__byte_perm(v, 0x4B000000u, 0x7540u + j)) -
+                               8388736.0f;
+        }
+    }
+}
+
+// acc += sum of the 16 weights times the two x chunks (16 bf16).
+__device__ __forceinline__ void fma16(float &acc, const float (&w)[16], const uint4 &x0,
+                                      const uint4 &x1) {
+    const __nv_bfloat162 *a2 = reinterpret_cast<const __nv_bfloat162 *>(&x0);
+    const __nv_bfloat162 *b2 = reinterpret_cast<const __nv_bfloat162 *>(&x1);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const float2 a = __bfloat1622float2(a2[i]), b = __bfloat1622float2(b2[i]);
+        acc = fmaf(w[2 * i], a.x, acc);
+        acc = fmaf(w[2 * i + 1], a.y, acc);
+        acc = fmaf(w[8 + 2 * i], b.x, acc);
+        acc = fmaf(w[8 + 2 * i + 1], b.y, acc);
+    }
+}
 
 __device__ __forceinline__ uint4 pack8(const float (&v)[8]) {
     uint4 r;
@@ -123,6 +181,16 @@ __device__ __forceinline__ uint4 x_chunk(const GemvArgs &a, int t, int c, float 
     }
 }
 
+// The per-output-channel scale of row n (1 for bf16 W and per-group scales).
+__device__ __forceinline__ float row_scale(const GemvArgs &a, int n) {
+    return a.wscale != nullptr && a.ng == 1 ? __ldg(a.wscale + n) : 1.0f;
+}
+
+// The scale of row n's group holding weight chunk c (16 weights), per-group scales only.
+__device__ __forceinline__ float group_scale(const GemvArgs &a, int n, int c) {
+    return a.ng > 1 ? __ldg(a.wscale + int64_t(n) * a.ng + (16 * c) / a.group) : 1.0f;
+}
+
 __device__ __forceinline__ void store_y(const GemvArgs &a, int t, int n, float v) {
     const int64_t idx = int64_t(t) * a.N + n;
     if (a.y_f32) {
@@ -139,12 +207,13 @@ __device__ __forceinline__ void store_y(const GemvArgs &a, int t, int n, float v
 // is a sequence of steps, one per (group, pass of the threads over the K chunks), and the weight
 // loads of step s + 1 are in flight while step s is computed - across group boundaries too, so
 // a group's reduction does not stall the weight stream.
-template <int T, int R, int P>
+template <int T, int R, int P, int WT>
 __global__ void __launch_bounds__(kMaxThreads) gemv_rows_kernel(const GemvArgs a) {
+    constexpr int E = kElems<WT>, eb = WT == kWBf16 ? 2 : 1;  // weights, bytes per weight
     __shared__ float red[kMaxThreads / 32][T * R];
     __shared__ float scale_s[T][P == kGatedRms ? kMaxHeads : 1];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, nwarps = blockDim.x / 32;
-    const int C = a.K / 8, bd = blockDim.x;
+    const int C = a.K / E, bd = blockDim.x;
     const int passes = (C + bd - 1) / bd;  // steps per group
     const int groups = (a.N + R - 1) / R;
     const int steps = (groups - int(blockIdx.x) + int(gridDim.x) - 1) / int(gridDim.x) * passes;
@@ -157,7 +226,8 @@ __global__ void __launch_bounds__(kMaxThreads) gemv_rows_kernel(const GemvArgs a
 #pragma unroll
         for (int r = 0; r < R; ++r) {
             const int n = min(g * R + r, a.N - 1);
-            w[r] = ok ? __ldg(reinterpret_cast<const uint4 *>(a.W + int64_t(n) * a.K) + c)
+            w[r] = ok ? __ldg(reinterpret_cast<const uint4 *>(static_cast<const char *>(a.W) +
+                                                              int64_t(n) * a.K * eb) + c)
                       : make_uint4(0, 0, 0, 0);
         }
     };
@@ -217,12 +287,38 @@ __global__ void __launch_bounds__(kMaxThreads) gemv_rows_kernel(const GemvArgs a
     auto compute = [&](int s, const uint4(&w)[R]) {
         const int c = threadIdx.x + (s % passes) * bd;
         if (c >= C) return;
+        if constexpr (WT == kWBf16) {
 #pragma unroll
-        for (int t = 0; t < T; ++t) {
-            const float sc = P == kGatedRms ? scale_s[t][(8 * c) / a.hd] : scale[t];
-            const uint4 xv = x_chunk<P>(a, t, c, sc);
+            for (int t = 0; t < T; ++t) {
+                const float sc = P == kGatedRms ? scale_s[t][(8 * c) / a.hd] : scale[t];
+                const uint4 xv = x_chunk<P>(a, t, c, sc);
 #pragma unroll
-            for (int r = 0; r < R; ++r) fma8(acc[t][r], w[r], xv);
+                for (int r = 0; r < R; ++r) fma8(acc[t][r], w[r], xv);
+            }
+        } else {
+            // x chunks 2c, 2c + 1 of every token, then each row's 16 weights once for all T.
+            uint4 xv[T][2];
+#pragma unroll
+            for (int t = 0; t < T; ++t)
+#pragma unroll
+                for (int j = 0; j < 2; ++j) {
+                    const int cx = 2 * c + j;
+                    const float sc = P == kGatedRms ? scale_s[t][(8 * cx) / a.hd] : scale[t];
+                    xv[t][j] = x_chunk<P>(a, t, cx, sc);
+                }
+            const int n0 = (blockIdx.x + (s / passes) * gridDim.x) * R;
+#pragma unroll
+            for (int r = 0; r < R; ++r) {
+                float wf[16];
+                unpack16<WT>(w[r], wf);
+                const float gs = group_scale(a, min(n0 + r, a.N - 1), c);
+#pragma unroll
+                for (int t = 0; t < T; ++t) {
+                    float p = 0.0f;
+                    fma16(p, wf, xv[t][0], xv[t][1]);
+                    acc[t][r] = fmaf(p, gs, acc[t][r]);
+                }
+            }
         }
     };
     // After the last pass over a group: reduce its rows across the block and store them.
@@ -242,7 +338,7 @@ __global__ void __launch_bounds__(kMaxThreads) gemv_rows_kernel(const GemvArgs a
             const int t = threadIdx.x / R, n = n0 + threadIdx.x % R;
             float v = 0.0f;
             for (int w = 0; w < nwarps; ++w) v += red[w][threadIdx.x];
-            if (n < a.N) store_y(a, t, n, v);
+            if (n < a.N) store_y(a, t, n, v * row_scale(a, n));
         }
         __syncthreads();
     };
@@ -260,16 +356,18 @@ __global__ void __launch_bounds__(kMaxThreads) gemv_rows_kernel(const GemvArgs a
 
 // One warp per output row n; 8 rows per block. P: kPlain or kRms (the norm of x computed by the
 // whole block first).
-template <int T, int P>
+template <int T, int P, int WT>
 __global__ void __launch_bounds__(kGemvWarps * 32) gemv_warp_kernel(const GemvArgs a) {
+    constexpr int E = kElems<WT>, eb = WT == kWBf16 ? 2 : 1;  // weights, bytes per weight
     static_assert(P == kPlain || P == kRms, "gemv_warp_kernel: plain or RMSNorm x");
     __shared__ float red[kGemvWarps][T];
     __shared__ float scale_s[T];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int n = blockIdx.x * kGemvWarps + warp;
     const bool active = n < a.N;
-    const uint4 *wr = reinterpret_cast<const uint4 *>(a.W + int64_t(active ? n : 0) * a.K);
-    const int k8 = a.K / 8;
+    const uint4 *wr = reinterpret_cast<const uint4 *>(static_cast<const char *>(a.W) +
+                                                      int64_t(active ? n : 0) * a.K * eb);
+    const int k8 = a.K / E;  // weight chunks per row
     // The first kUnroll weight loads before waiting for x (see gemv_rows_kernel).
     uint4 w[kUnroll];
 #pragma unroll
@@ -306,6 +404,23 @@ __global__ void __launch_bounds__(kGemvWarps * 32) gemv_warp_kernel(const GemvAr
     float acc[T];
 #pragma unroll
     for (int t = 0; t < T; ++t) acc[t] = 0.0f;
+    // acc[t] += weight chunk c (loaded in wv) times token t's x.
+    auto chunk = [&](const uint4 &wv, int c) {
+        if constexpr (WT == kWBf16) {
+#pragma unroll
+            for (int t = 0; t < T; ++t) fma8(acc[t], wv, x_chunk<P>(a, t, c, scale[t]));
+        } else {
+            float wf[16];
+            unpack16<WT>(wv, wf);
+            const float gs = group_scale(a, n, c);
+#pragma unroll
+            for (int t = 0; t < T; ++t) {
+                float p = 0.0f;
+                fma16(p, wf, x_chunk<P>(a, t, 2 * c, scale[t]), x_chunk<P>(a, t, 2 * c + 1, scale[t]));
+                acc[t] = fmaf(p, gs, acc[t]);
+            }
+        }
+    };
     int i = lane;
     bool have = true;  // w[] holds the chunks from i
     for (; i + 32 * (kUnroll - 1) < k8; i += 32 * kUnroll) {
@@ -315,31 +430,26 @@ __global__ void __launch_bounds__(kGemvWarps * 32) gemv_warp_kernel(const GemvAr
         }
         have = false;
 #pragma unroll
-        for (int t = 0; t < T; ++t)
-#pragma unroll
-            for (int u = 0; u < kUnroll; ++u)
-                fma8(acc[t], w[u], x_chunk<P>(a, t, i + 32 * u, scale[t]));
+        for (int u = 0; u < kUnroll; ++u) chunk(w[u], i + 32 * u);
     }
     // At most kUnroll - 1 chunks are left.
 #pragma unroll
     for (int u = 0; u < kUnroll - 1; ++u) {
         const int ii = i + 32 * u;
         if (ii < k8) {
-            const uint4 wv = have ? w[u] : __ldg(wr + ii);
-#pragma unroll
-            for (int t = 0; t < T; ++t) fma8(acc[t], wv, x_chunk<P>(a, t, ii, scale[t]));
+            chunk(have ? w[u] : __ldg(wr + ii), ii);
         }
     }
 #pragma unroll
     for (int t = 0; t < T; ++t) {
         const float v = warp_sum(acc[t]);
-        if (lane == 0) store_y(a, t, n, v);
+        if (lane == 0) store_y(a, t, n, v * row_scale(a, n));
     }
 }
 
 // Threads per block: the 16-byte chunks of a row spread evenly, rounded up to whole warps.
-int threads_for(int K) {
-    const int C = K / 8;
+int threads_for(int K, int E) {
+    const int C = K / E;
     const int per = (C + kMaxThreads - 1) / kMaxThreads;
     const int t = (C + per - 1) / per;
     return (t + 31) / 32 * 32;
@@ -348,10 +458,10 @@ int threads_for(int K) {
 // Enough blocks to fill the GPU once (occupancy), with the row groups spread evenly over them.
 // (Measured on the H100, batch-1 decode of the 2B: one group per block, or half the resident
 // blocks, are 5% and 19% slower; staging x in shared memory and 4-row groups are slower too.)
-template <int T, int R, int P>
+template <int T, int R, int P, int WT>
 void launch_rows_r(const GemvArgs &a, cudaStream_t s) {
-    const int th = threads_for(a.K), groups = (a.N + R - 1) / R;
-    auto *kernel = gemv_rows_kernel<T, R, P>;
+    const int th = threads_for(a.K, kElems<WT>), groups = (a.N + R - 1) / R;
+    auto *kernel = gemv_rows_kernel<T, R, P, WT>;
     int dev = 0, sms = 0, per_sm = 0;
     check(cudaGetDevice(&dev), "gemv (cudaGetDevice)");
     check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "gemv (SM count)");
@@ -361,46 +471,72 @@ void launch_rows_r(const GemvArgs &a, cudaStream_t s) {
     launch_pdl("gemv", kernel, dim3((groups + per_block - 1) / per_block), dim3(th), 0, s, a);
 }
 
-template <int T, int P>
+template <int T, int P, int WT>
 void launch_rows(const GemvArgs &a, cudaStream_t s) {
-    if (a.N >= 8192)
-        launch_rows_r<T, 8, P>(a, s);
-    else
-        launch_rows_r<T, 4, P>(a, s);
+    // Quantized W: 4-row groups always (a chunk is already 16 weights; 8 rows of them need ~250
+    // registers a thread, one block per SM - to be measured on the H100).
+    if constexpr (WT == kWBf16) {
+        if (a.N >= 8192) {
+            launch_rows_r<T, 8, P, WT>(a, s);
+            return;
+        }
+    }
+    launch_rows_r<T, 4, P, WT>(a, s);
 }
 
-template <int T, int P>
+template <int T, int P, int WT>
 void launch_warp(const GemvArgs &a, cudaStream_t s) {
-    launch_pdl("gemv", gemv_warp_kernel<T, P>, dim3((a.N + kGemvWarps - 1) / kGemvWarps),
+    launch_pdl("gemv", gemv_warp_kernel<T, P, WT>, dim3((a.N + kGemvWarps - 1) / kGemvWarps),
                dim3(kGemvWarps * 32), 0, s, a);
 }
 
-template <int P>
-void launch_gemv(const GemvArgs &a, int T, cudaStream_t s) {
+template <int P, int WT>
+void launch_gemv_t(const GemvArgs &a, int T, cudaStream_t s) {
     if constexpr (P == kPlain || P == kRms) {
         if (a.N >= (P == kPlain ? kWarpRowsN : kWarpRowsRms)) {
             switch (T) {
-            case 1: launch_warp<1, P>(a, s); return;
-            case 2: launch_warp<2, P>(a, s); return;
-            case 3: launch_warp<3, P>(a, s); return;
-            default: launch_warp<4, P>(a, s); return;
+            case 1: launch_warp<1, P, WT>(a, s); return;
+            case 2: launch_warp<2, P, WT>(a, s); return;
+            case 3: launch_warp<3, P, WT>(a, s); return;
+            default: launch_warp<4, P, WT>(a, s); return;
             }
         }
     }
     switch (T) {
-    case 1: launch_rows<1, P>(a, s); return;
-    case 2: launch_rows<2, P>(a, s); return;
-    case 3: launch_rows<3, P>(a, s); return;
-    default: launch_rows<4, P>(a, s); return;
+    case 1: launch_rows<1, P, WT>(a, s); return;
+    case 2: launch_rows<2, P, WT>(a, s); return;
+    case 3: launch_rows<3, P, WT>(a, s); return;
+    default: launch_rows<4, P, WT>(a, s); return;
+    }
+}
+
+template <int P>
+void launch_gemv(const GemvArgs &a, WeightType wt, int T, cudaStream_t s) {
+    switch (wt) {
+    case WeightType::F8E4M3: launch_gemv_t<P, kWF8>(a, T, s); return;
+    case WeightType::I8: launch_gemv_t<P, kWI8>(a, T, s); return;
+    default: launch_gemv_t<P, kWBf16>(a, T, s); return;
     }
 }
 
 
-// The GEMV serves T <= 4 with K % 8 == 0 and 16-byte aligned rows (x row stride in elements
-// of x_bytes each).
-bool gemv_fits(const void *x, int ldx, int x_bytes, const bf16 *W, int T, int K) {
-    return T <= kGemvMaxT && K % 8 == 0 && (int64_t(ldx) * x_bytes) % 16 == 0 && aligned16(x) &&
-           aligned16(W);
+// Whether quantized W's scales are usable by the kernels: K % 16 == 0 and a group of a multiple
+// of 16 dividing K (a 16-weight chunk lies in one group). Throws for what no path serves.
+void check_quant(const WeightRef &W, int K) {
+    if (!W.quantized()) return;
+    const int g = W.group > 0 ? W.group : K;
+    if (W.scale == nullptr || K % 16 != 0 || g % 16 != 0 || K % g != 0)
+        throw Error(JET_ERR_INVALID_ARGUMENT,
+                    std::string("gemm: quantized weight needs scales, K % 16 == 0 and a group of a "
+                    "multiple of 16 dividing K (K=") + std::to_string(K) + ", group=" +
+                        std::to_string(g) + ")");
+}
+
+// The GEMV serves T <= 4 with K % 8 == 0 (16 for quantized W) and 16-byte aligned rows (x row
+// stride in elements of x_bytes each).
+bool gemv_fits(const void *x, int ldx, int x_bytes, const WeightRef &W, int T, int K) {
+    return T <= kGemvMaxT && K % (W.quantized() ? 16 : 8) == 0 &&
+           (int64_t(ldx) * x_bytes) % 16 == 0 && aligned16(x) && aligned16(W.ptr);
 }
 
 cudaStream_t stream_of(cublasHandle_t h) {
@@ -409,65 +545,78 @@ cudaStream_t stream_of(cublasHandle_t h) {
     return s;
 }
 
-GemvArgs make_args(const bf16 *W, void *y, bool y_f32, int K, int N, float beta) {
+GemvArgs make_args(const WeightRef &W, void *y, bool y_f32, int K, int N, float beta) {
     GemvArgs a{};
-    a.W = W, a.y = y, a.y_f32 = y_f32, a.K = K, a.N = N, a.beta = beta;
+    a.W = W.ptr, a.y = y, a.y_f32 = y_f32, a.K = K, a.N = N, a.beta = beta;
+    if (W.quantized()) {
+        a.wscale = W.scale;
+        a.group = W.group > 0 ? W.group : K;
+        a.ng = K / a.group;
+    }
     return a;
 }
 
 }  // namespace
 
-void gemm(cublasHandle_t h, const bf16 *x, int ldx, const bf16 *W, void *y, bool y_f32, int T,
-          int K, int N, float beta) {
+void gemm(cublasHandle_t h, const bf16 *x, int ldx, const WeightRef &W, void *y, bool y_f32,
+          int T, int K, int N, float beta) {
     if (T <= 0 || N <= 0) return;
+    check_quant(W, K);
     if (gemv_fits(x, ldx, 2, W, T, K)) {
         GemvArgs a = make_args(W, y, y_f32, K, N, beta);
         a.xb = x, a.ld = ldx;
-        launch_gemv<kPlain>(a, T, stream_of(h));
+        launch_gemv<kPlain>(a, W.type, T, stream_of(h));
+        return;
+    }
+    if (W.quantized()) {
+        gemm_wq(h, x, ldx, W, y, y_f32, T, K, N, beta);
         return;
     }
     const float alpha = 1.0f;
     // Row-major y[T,N] = x[T,K] W[N,K]^T is column-major y^T[N,T] = op_T(W) x^T, with W seen as
     // a column-major [K, N] matrix (ld K) and x^T a column-major [K, T] one (ld ldx).
-    check(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, N, T, K, &alpha, W, CUDA_R_16BF, K, x,
+    check(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, N, T, K, &alpha, W.ptr, CUDA_R_16BF, K, x,
                        CUDA_R_16BF, ldx, &beta, y, y_f32 ? CUDA_R_32F : CUDA_R_16BF, N,
                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
           "cublasGemmEx");
 }
 
 void gemm_rmsnorm(cublasHandle_t h, const float *x, const bf16 *norm_w, float eps, bf16 *xn,
-                  const bf16 *W, void *y, bool y_f32, int T, int K, int N, float beta) {
+                  const WeightRef &W, void *y, bool y_f32, int T, int K, int N, float beta) {
     if (T <= 0 || N <= 0) return;
+    check_quant(W, K);
     if (gemv_fits(x, K, 4, W, T, K) && aligned16(norm_w)) {
         GemvArgs a = make_args(W, y, y_f32, K, N, beta);
         a.xf = x, a.ld = K, a.nw = norm_w, a.eps = eps;
-        launch_gemv<kRms>(a, T, stream_of(h));
+        launch_gemv<kRms>(a, W.type, T, stream_of(h));
         return;
     }
     rmsnorm(x, norm_w, xn, T, K, eps, stream_of(h));
     gemm(h, xn, K, W, y, y_f32, T, K, N, beta);
 }
 
-void gemm_silu(cublasHandle_t h, const float *x, int ldx, bf16 *act, const bf16 *W, void *y,
-               bool y_f32, int T, int K, int N, float beta) {
+void gemm_silu(cublasHandle_t h, const float *x, int ldx, bf16 *act, const WeightRef &W,
+               void *y, bool y_f32, int T, int K, int N, float beta) {
     if (T <= 0 || N <= 0) return;
+    check_quant(W, K);
     if (gemv_fits(x, ldx, 4, W, T, K)) {
         GemvArgs a = make_args(W, y, y_f32, K, N, beta);
         a.xf = x, a.ld = ldx;
-        launch_gemv<kSilu>(a, T, stream_of(h));
+        launch_gemv<kSilu>(a, W.type, T, stream_of(h));
         return;
     }
     silu_to_bf16(x, ldx, act, T, K, stream_of(h));
     gemm(h, act, K, W, y, y_f32, T, K, N, beta);
 }
 
-void gemm_silu_mul(cublasHandle_t h, const float *gu, bf16 *act, const bf16 *W, void *y,
-                   bool y_f32, int T, int K, int N, float beta) {
+void gemm_silu_mul(cublasHandle_t h, const float *gu, bf16 *act, const WeightRef &W,
+                   void *y, bool y_f32, int T, int K, int N, float beta) {
     if (T <= 0 || N <= 0) return;
+    check_quant(W, K);
     if (gemv_fits(gu, 2 * K, 4, W, T, K)) {
         GemvArgs a = make_args(W, y, y_f32, K, N, beta);
         a.xf = gu, a.ld = 2 * K, a.off = K;
-        launch_gemv<kSiluMul>(a, T, stream_of(h));
+        launch_gemv<kSiluMul>(a, W.type, T, stream_of(h));
         return;
     }
     silu_mul(gu, act, T, K, stream_of(h));
@@ -475,15 +624,16 @@ void gemm_silu_mul(cublasHandle_t h, const float *gu, bf16 *act, const bf16 *W, 
 }
 
 void gemm_gated_rmsnorm(cublasHandle_t h, const float *o, const float *G, int ldg,
-                        const bf16 *norm_w, float eps, bf16 *act, const bf16 *W, void *y,
-                        bool y_f32, int T, int H, int D, int N, float beta) {
+                        const bf16 *norm_w, float eps, bf16 *act, const WeightRef &W,
+                        void *y, bool y_f32, int T, int H, int D, int N, float beta) {
     if (T <= 0 || N <= 0) return;
     const int K = H * D;
+    check_quant(W, K);
     if (gemv_fits(o, K, 4, W, T, K) && D % 8 == 0 && H <= kMaxHeads && ldg % 4 == 0 &&
         aligned16(G) && aligned16(norm_w)) {
         GemvArgs a = make_args(W, y, y_f32, K, N, beta);
         a.xf = o, a.ld = K, a.nw = norm_w, a.eps = eps, a.gate = G, a.ldg = ldg, a.hd = D;
-        launch_gemv<kGatedRms>(a, T, stream_of(h));
+        launch_gemv<kGatedRms>(a, W.type, T, stream_of(h));
         return;
     }
     gated_rmsnorm(o, G, ldg, norm_w, act, T, H, D, eps, stream_of(h));

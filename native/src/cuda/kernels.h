@@ -12,9 +12,11 @@
 // when a matrix is a column slice of a wider one. The mixers' kernels take a leading batch
 // dimension B: "[B, T, N]" is B sequences of T rows of N values, contiguous; all batched
 // sequences of one call have the same T. The residual stream and every intermediate that feeds a
-// non-GEMM op are float32; inputs of GEMMs are bf16; weights are bf16. Scratch memory is passed
-// in by the caller (`workspace`, at least *_workspace_bytes() bytes, 256-byte aligned, any
-// content); a launcher never allocates. This header compiles with g++ as well as nvcc.
+// non-GEMM op are float32; inputs of GEMMs are bf16; weights are bf16, or FP8 / int8 with fp32
+// scales for the linear layers (WeightRef). Scratch memory is passed in by the caller
+// (`workspace`, at least *_workspace_bytes() bytes, 256-byte aligned, any content); a launcher
+// never allocates - except gemm_wq's dequantize fallback (stream-ordered cudaMallocAsync).
+// This header compiles with g++ as well as nvcc.
 #pragma once
 
 #include <cstddef>
@@ -38,30 +40,58 @@ void check_launch(const char *what);
 bool pdl_enabled();
 
 // ---------------------------------------------------------------- gemm.cu
+// A linear layer's weight W [N, K] on the device: bf16, or weight-only quantized (issue 15) -
+// FP8 e4m3fn or int8 values with fp32 scales [N, K / group] (row n, group g at n * K/group + g;
+// group == K: one scale per output channel). The dequantized weight is float(q) * scale[n, k /
+// group]. A `const bf16 *` converts implicitly, so bf16 call sites read as before.
+enum class WeightType : uint8_t { BF16 = 0, F8E4M3 = 1, I8 = 2 };
+struct WeightRef {
+    const void *ptr = nullptr;
+    WeightType type = WeightType::BF16;
+    const float *scale = nullptr;  // quantized types: [N, K / group]
+    int group = 0;                 // quantized types: K values per scale along K (0 = K)
+    WeightRef() = default;
+    WeightRef(const bf16 *w) : ptr(w) {}  // NOLINT: implicit on purpose
+    WeightRef(const void *q, WeightType t, const float *s, int g) : ptr(q), type(t), scale(s), group(g) {}
+    bool quantized() const { return type != WeightType::BF16; }
+    const bf16 *bf() const { return static_cast<const bf16 *>(ptr); }
+};
+// Bytes per weight element.
+inline int weight_bytes(WeightType t) { return t == WeightType::BF16 ? 2 : 1; }
+
 // y[T, N] = x[T, K] * W[N, K]^T (+ beta * y), bf16 inputs, fp32 accumulation. x has row stride
 // ldx (>= K). y is float32 (y_f32) or bf16, row stride N. beta = 1 accumulates into y (the
 // residual add of o_proj / down_proj comes free). The handle must be bound to the stream.
-void gemm(cublasHandle_t h, const bf16 *x, int ldx, const bf16 *W, void *y, bool y_f32, int T,
-          int K, int N, float beta);
+// Quantized W (K % 16 == 0; group a multiple of 16 dividing K): T <= 4 the GEMV kernels with the
+// scales on the fp32 partial sums; T > 4 the weight-only tensor-core GEMM (gemm_wq.cu).
+void gemm(cublasHandle_t h, const bf16 *x, int ldx, const WeightRef &W, void *y, bool y_f32,
+          int T, int K, int N, float beta);
 // y = RMSNorm(x) W^T (+ beta * y): x fp32 [T, K] (row stride K), norm_w bf16 [K]; the same
 // math and bf16 rounding as rmsnorm() followed by gemm(). For T <= 4 the norm is computed in the
 // GEMV's prologue (one launch, xn untouched); otherwise xn (bf16 [T, K]) is the scratch for it.
 void gemm_rmsnorm(cublasHandle_t h, const float *x, const bf16 *norm_w, float eps, bf16 *xn,
-                  const bf16 *W, void *y, bool y_f32, int T, int K, int N, float beta);
+                  const WeightRef &W, void *y, bool y_f32, int T, int K, int N, float beta);
 // y = silu(x) W^T (+ beta * y): x fp32 [T, K] with row stride ldx; like silu_to_bf16() then
 // gemm(), fused for T <= 4; act (bf16 [T, K]) is the scratch otherwise.
-void gemm_silu(cublasHandle_t h, const float *x, int ldx, bf16 *act, const bf16 *W, void *y,
-               bool y_f32, int T, int K, int N, float beta);
+void gemm_silu(cublasHandle_t h, const float *x, int ldx, bf16 *act, const WeightRef &W,
+               void *y, bool y_f32, int T, int K, int N, float beta);
 // y = (silu(gate) * up) W^T (+ beta * y): gu fp32 [T, 2K] holds gate then up (the MLP); like
 // silu_mul() then gemm(), fused for T <= 4; act (bf16 [T, K]) is the scratch otherwise.
-void gemm_silu_mul(cublasHandle_t h, const float *gu, bf16 *act, const bf16 *W, void *y,
-                   bool y_f32, int T, int K, int N, float beta);
+void gemm_silu_mul(cublasHandle_t h, const float *gu, bf16 *act, const WeightRef &W,
+                   void *y, bool y_f32, int T, int K, int N, float beta);
 // y = gated_rmsnorm(o, G) W^T (+ beta * y): o fp32 [T, H*D], G fp32 with row stride ldg, norm_w
 // bf16 [D] (the JetBlock output norm, see gated_rmsnorm); like gated_rmsnorm() then gemm(), fused
 // for T <= 4; act (bf16 [T, H*D]) is the scratch otherwise.
 void gemm_gated_rmsnorm(cublasHandle_t h, const float *o, const float *G, int ldg,
-                        const bf16 *norm_w, float eps, bf16 *act, const bf16 *W, void *y,
-                        bool y_f32, int T, int H, int D, int N, float beta);
+                        const bf16 *norm_w, float eps, bf16 *act, const WeightRef &W,
+                        void *y, bool y_f32, int T, int H, int D, int N, float beta);
+// The weight-only GEMM behind gemm() for quantized W and T > 4 (gemm_wq.cu): y = x dequant(W)^T
+// (+ beta * y) with bf16 tensor cores (mma m16n8k16) and fp32 accumulation; the int8 / fp8
+// values convert exactly to bf16, the scales multiply the fp32 accumulator once per (row, group).
+// Needs K % 16 == 0, group % 32 == 0 or group == K, 16-byte aligned x rows and W; otherwise
+// (and for T >= kWqDequantT) W is dequantized to bf16 in stream-ordered scratch and cuBLAS runs.
+void gemm_wq(cublasHandle_t h, const bf16 *x, int ldx, const WeightRef &W, void *y, bool y_f32,
+             int T, int K, int N, float beta);
 
 // ---------------------------------------------------------------- embedding.cu
 // x[T, D] (fp32) = table[ids[t], :] (bf16 [V, D]).
