@@ -74,12 +74,13 @@ internal static class NativeLayout
             new("total", "Total", 48),
             new("per_token", "PerToken", 56),
         ]),
-        new("jet_session_params", typeof(NativeSessionParams), 16, 4,
+        new("jet_session_params", typeof(NativeSessionParams), 20, 4,
         [
             new("size", "Size", 0),
             new("n_seq", "NSeq", 4),
             new("n_ctx", "NCtx", 8),
             new("prefill_chunk", "PrefillChunk", 12),
+            new("allow_long_context", "AllowLongContext", 16),
         ]),
         new("jet_sampler_params", typeof(NativeSamplerParams), 40, 8,
         [

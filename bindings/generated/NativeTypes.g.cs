@@ -174,9 +174,17 @@ internal unsafe struct NativeSessionParams
     /// </summary>
     public int NCtx;
     /// <summary>
-    /// tokens per prefill step; 0 = engine default (512)
+    /// tokens per prefill step; 0 = the device's default
+    /// (CPU 512, CUDA 2048)
     /// </summary>
     public int PrefillChunk;
+    /// <summary>
+    /// non-zero: n_ctx may exceed max_position_embeddings (a
+    /// warning is logged; RoPE runs at any position, quality
+    /// beyond the trained length is the model's); default 0:
+    /// such an n_ctx is JET_ERR_INVALID_ARGUMENT
+    /// </summary>
+    public int AllowLongContext;
 }
 
 [StructLayout(LayoutKind.Sequential)]

@@ -230,7 +230,12 @@ typedef struct jet_session_params {
     uint32_t size;              /* sizeof(jet_session_params)                              */
     int32_t n_seq;              /* sequences (batch slots); default 1                      */
     int32_t n_ctx;              /* max tokens per sequence; 0 = max_position_embeddings    */
-    int32_t prefill_chunk;      /* tokens per prefill step; 0 = engine default (512)       */
+    int32_t prefill_chunk;      /* tokens per prefill step; 0 = the device's default       */
+                                /* (CPU 512, CUDA 2048)                                    */
+    int32_t allow_long_context; /* non-zero: n_ctx may exceed max_position_embeddings (a   */
+                                /* warning is logged; RoPE runs at any position, quality   */
+                                /* beyond the trained length is the model's); default 0:   */
+                                /* such an n_ctx is JET_ERR_INVALID_ARGUMENT               */
 } jet_session_params;
 
 JET_API void jet_session_default_params(jet_session_params *out);

@@ -1,6 +1,7 @@
 // api.cpp - the C ABI of jet.h: argument validation, error reporting, chunking, run options
 // (progress, abort), per-sequence sampling state, bookkeeping of sessions; the math is the Backend's.
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -39,17 +40,22 @@ struct ModelImpl {
 };
 
 // Copies the caller's params struct over the defaults: only the fields its `size` covers.
+// `min_size` is the size of the struct's first version (fields appended later keep their
+// defaults for a caller built against it).
 template <class P>
-P read_params(const P *in, const P &defaults, const char *what) {
+P read_params(const P *in, const P &defaults, const char *what, size_t min_size = sizeof(P)) {
     P p = defaults;
     if (!in) return p;
-    if (in->size < sizeof(P))  // this is the first version of every params struct
+    if (in->size < min_size)
         invalid(std::string(what) + ".size is " + std::to_string(in->size) + ", expected at least " +
-                std::to_string(sizeof(P)) + " (call the matching jet_*_default_params)");
-    std::memcpy(&p, in, sizeof(P));
+                std::to_string(min_size) + " (call the matching jet_*_default_params)");
+    std::memcpy(&p, in, std::min<size_t>(in->size, sizeof(P)));
     p.size = sizeof(P);
     return p;
 }
+
+// jet_session_params before allow_long_context was appended.
+constexpr size_t kSessionParamsV1 = offsetof(jet_session_params, allow_long_context);
 
 jet_model_params model_defaults() {
     jet_model_params p{};
@@ -382,17 +388,24 @@ jet_status jet_session_create(jet_model *model, const jet_session_params *params
     return guard("jet_session_create", [&] {
         if (!model) invalid("model is NULL");
         if (!out_session) invalid("out_session is NULL");
-        jet_session_params p = read_params(params, session_defaults(), "jet_session_params");
+        jet_session_params p =
+            read_params(params, session_defaults(), "jet_session_params", kSessionParamsV1);
         const int max_ctx = model->impl->cfg.max_position_embeddings;
         if (p.n_seq < 1 || p.n_seq > kMaxSeqs)
             invalid("n_seq " + std::to_string(p.n_seq) + " must be in [1, " +
                     std::to_string(kMaxSeqs) + "]");
         if (p.n_ctx < 0) invalid("n_ctx must be >= 0 (0 = max_position_embeddings)");
         if (p.n_ctx == 0) p.n_ctx = max_ctx;
-        if (p.n_ctx > max_ctx)
-            invalid("n_ctx " + std::to_string(p.n_ctx) +
-                    " is longer than the model allows (max_position_embeddings = " +
-                    std::to_string(max_ctx) + ")");
+        if (p.n_ctx > max_ctx) {
+            if (!p.allow_long_context)
+                invalid("n_ctx " + std::to_string(p.n_ctx) +
+                        " is longer than the model allows (max_position_embeddings = " +
+                        std::to_string(max_ctx) + "); set allow_long_context to run beyond it");
+            jet::log(JET_LOG_WARN,
+                     "n_ctx %d is beyond the model's max_position_embeddings %d "
+                     "(allow_long_context): positions past %d were not trained on",
+                     p.n_ctx, max_ctx, max_ctx);
+        }
         if (p.prefill_chunk < 0) invalid("prefill_chunk must be >= 0 (0 = the device's default)");
         if (p.prefill_chunk == 0)
             p.prefill_chunk = model->impl->device == JET_DEVICE_CUDA ? kDefaultPrefillChunkCuda

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
+#include <utility>
 
 #include "test_util.h"
 
@@ -275,12 +277,88 @@ TEST_F(Session, ContextLimitsAndBadTokens) {
     EXPECT_EQ(jet_session_create(model_.p, &sp, &bad_s), JET_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(bad_s, nullptr);
     EXPECT_NE(std::string(jet_last_error()).find("max_position_embeddings = 512"), std::string::npos);
+    EXPECT_NE(std::string(jet_last_error()).find("allow_long_context"), std::string::npos);
     sp.n_ctx = 0;
     sp.n_seq = 0;
     EXPECT_EQ(jet_session_create(model_.p, &sp, &bad_s), JET_ERR_INVALID_ARGUMENT);
     sp.n_seq = 1;
     sp.prefill_chunk = -1;
     EXPECT_EQ(jet_session_create(model_.p, &sp, &bad_s), JET_ERR_INVALID_ARGUMENT);
+}
+
+// n_ctx beyond max_position_embeddings: refused by default (the message names the opt-in),
+// accepted with allow_long_context (a warning through the log sink naming both numbers); a
+// model with max_position_embeddings 64 then runs to 200 tokens, decode equal to prefill there
+// (RoPE has no table sized by the config). A caller built before the field (size 16) gets the
+// default (off).
+TEST(SessionLongContext, BeyondMaxPositionEmbeddingsNeedsTheOptIn) {
+    nlohmann::json cfg = jet_test::tiny_config_json();
+    cfg["max_position_embeddings"] = 64;
+    jet_model_params mp;
+    jet_model_default_params(&mp);
+    mp.n_threads = 2;
+    ModelPtr model;
+    ASSERT_EQ(jet_model_create_random(cfg.dump().c_str(), 5, &mp, &model.p), JET_OK)
+        << jet_last_error();
+
+    jet_session_params sp;
+    jet_session_default_params(&sp);
+    EXPECT_EQ(sp.allow_long_context, 0);
+    sp.n_ctx = 208;
+    SessionPtr refused;
+    EXPECT_EQ(jet_session_create(model.p, &sp, &refused.p), JET_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(refused.p, nullptr);
+    const std::string msg = jet_last_error();
+    EXPECT_NE(msg.find("max_position_embeddings = 64"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("allow_long_context"), std::string::npos) << msg;
+
+    jet_session_params old = sp;  // a caller built against the first version of the struct
+    old.size = 16;
+    old.allow_long_context = 1;   // beyond its size: not read
+    EXPECT_EQ(jet_session_create(model.p, &old, &refused.p), JET_ERR_INVALID_ARGUMENT);
+    old.size = 12;
+    EXPECT_EQ(jet_session_create(model.p, &old, &refused.p), JET_ERR_INVALID_ARGUMENT);
+
+    std::vector<std::pair<int32_t, std::string>> logs;
+    jet_set_log_callback(
+        [](int32_t level, const char *m, void *u) {
+            static_cast<std::vector<std::pair<int32_t, std::string>> *>(u)->emplace_back(level, m);
+        },
+        &logs);
+    sp.allow_long_context = 1;
+    SessionPtr s;
+    const jet_status st = jet_session_create(model.p, &sp, &s.p);
+    jet_set_log_callback(nullptr, nullptr);
+    ASSERT_EQ(st, JET_OK) << jet_last_error();
+    ASSERT_EQ(logs.size(), 1u);
+    EXPECT_EQ(logs[0].first, JET_LOG_WARN);
+    EXPECT_NE(logs[0].second.find("208"), std::string::npos) << logs[0].second;
+    EXPECT_NE(logs[0].second.find("64"), std::string::npos) << logs[0].second;
+
+    // 150 tokens prefilled, 50 decoded: to position 200; then the same 200 in one prefill.
+    std::mt19937 rng(3);
+    std::vector<int32_t> t(200);
+    for (auto &x : t) x = int32_t(rng() % kVocab);
+    ASSERT_EQ(jet_session_prefill(s.p, 0, t.data(), 150, JET_LOGITS_NONE, nullptr, nullptr), JET_OK)
+        << jet_last_error();
+    std::vector<float> dec(size_t(50) * kVocab);
+    for (int i = 0; i < 50; ++i) {
+        const int32_t seq = 0;
+        ASSERT_EQ(jet_session_decode(s.p, 1, &seq, &t[size_t(150 + i)], dec.data() + size_t(i) * kVocab,
+                                     nullptr),
+                  JET_OK)
+            << jet_last_error();
+    }
+    int32_t pos = 0;
+    ASSERT_EQ(jet_session_position(s.p, 0, &pos), JET_OK);
+    EXPECT_EQ(pos, 200);
+    SessionPtr s2;
+    ASSERT_EQ(jet_session_create(model.p, &sp, &s2.p), JET_OK) << jet_last_error();
+    std::vector<float> all(size_t(200) * kVocab);
+    ASSERT_EQ(jet_session_prefill(s2.p, 0, t.data(), 200, JET_LOGITS_ALL, all.data(), nullptr), JET_OK);
+    const double ref = max_abs(all);
+    EXPECT_TRUE(std::isfinite(ref));
+    EXPECT_LE(max_abs_diff(dec.data(), all.data() + size_t(150) * kVocab, dec.size()), 1e-4 * ref + 1e-5);
 }
 
 TEST_F(Session, RunOptionsProgressAndAbort) {

@@ -25,18 +25,27 @@ internal sealed class ModelOptions
         DefaultValueFactory = _ => 0,
     };
 
+    public Option<bool> AllowLongContext { get; } = new("--allow-long-context")
+    {
+        Description = "Allow a context beyond the model's max_position_embeddings (a warning is logged; quality past the trained length may degrade)",
+    };
+
     public Option<string> Device { get; } = new("--device")
     {
         Description = "Device: cpu, cuda or cuda:N",
         DefaultValueFactory = _ => "cpu",
     };
 
-    /// <summary>Adds the options; <paramref name="context"/> false leaves out -c (a command that sizes its own context).</summary>
-    public void AddTo(Command command, bool context = true)
+    /// <summary>
+    /// Adds the options; <paramref name="context"/> false leaves out -c (a command that sizes its own context),
+    /// <paramref name="longContext"/> false leaves out --allow-long-context (a command that creates no session).
+    /// </summary>
+    public void AddTo(Command command, bool context = true, bool longContext = true)
     {
         command.Add(Model);
         command.Add(Threads);
         if (context) command.Add(CtxSize);
+        if (context && longContext) command.Add(AllowLongContext);
         command.Add(Device);
     }
 
@@ -51,12 +60,12 @@ internal sealed class ModelOptions
         try { parsed = JetModelOptions.ParseDevice(deviceText); }
         catch (ArgumentException) { throw new UsageException($"--device must be cpu, cuda or cuda:N, not '{deviceText}'"); }
         var options = new JetModelOptions { Device = parsed.device, DeviceIndex = parsed.index, Threads = threads };
-        return new ModelArgs(result.GetValue(Model), ctx, options);
+        return new ModelArgs(result.GetValue(Model), ctx, options, result.GetValue(AllowLongContext));
     }
 }
 
 /// <summary>The values of <see cref="ModelOptions"/>.</summary>
-internal sealed record ModelArgs(string? Model, int CtxSize, JetModelOptions Options);
+internal sealed record ModelArgs(string? Model, int CtxSize, JetModelOptions Options, bool AllowLongContext = false);
 
 /// <summary>Sampling options: <c>-s/--seed --temp --top-k --top-p --min-p --repeat-penalty</c>.</summary>
 internal sealed class SamplingOptions

@@ -54,4 +54,16 @@ internal static class ModelLoader
     /// </summary>
     public static int Context(JetModel model, int ctxSize) =>
         ctxSize > 0 ? ctxSize : Math.Min(model.Info.MaxPositionEmbeddings, 4096);
+
+    /// <summary>
+    /// Refuses a context beyond the model's max_position_embeddings unless --allow-long-context is
+    /// given (then the engine logs a warning naming both numbers).
+    /// </summary>
+    public static void CheckContext(JetModel model, int context, bool allowLongContext)
+    {
+        int max = model.Info.MaxPositionEmbeddings;
+        if (context > max && !allowLongContext)
+            throw new UsageException($"-c/--ctx-size {context} is beyond the model's max_position_embeddings ({max}); " +
+                                     "add --allow-long-context to run past the trained length anyway");
+    }
 }

@@ -95,6 +95,7 @@ public sealed class JetServer : IAsyncDisposable
                 JetSession session = model.CreateSession(new JetSessionOptions
                 {
                     Sequences = options.MaxSequences + options.PrefixSlots, Context = context, PrefillChunk = options.PrefillChunk,
+                    AllowLongContext = options.AllowLongContext,
                 });
                 schedulers.Add(new BatchScheduler(new JetSessionEngine(session, options.PrefillChunk), tokenizer, schedulerOptions, metrics, name));
             }

@@ -36,6 +36,9 @@ public sealed record JetServerOptions
     /// <summary>Tokens per sequence (0: the model's maximum capped at 4096).</summary>
     public int Context { get; init; }
 
+    /// <summary>Allows a <see cref="Context"/> beyond the model's max_position_embeddings (<c>--allow-long-context</c>; the engine logs a warning).</summary>
+    public bool AllowLongContext { get; init; }
+
     /// <summary>Prompt tokens prefilled per scheduler step (one chunk between two decode steps).</summary>
     public int PrefillChunk { get; init; } = 256;
 

@@ -28,7 +28,7 @@ public sealed class JetSession : IDisposable
         if (options.Context < 0)
             throw new ArgumentOutOfRangeException(nameof(options), options.Context, "Context must be >= 0 (0 = the model's maximum)");
         if (options.PrefillChunk < 0)
-            throw new ArgumentOutOfRangeException(nameof(options), options.PrefillChunk, "PrefillChunk must be >= 0 (0 = engine default)");
+            throw new ArgumentOutOfRangeException(nameof(options), options.PrefillChunk, "PrefillChunk must be >= 0 (0 = the device's default)");
         Model = model;
         Options = options;
         unsafe
@@ -39,6 +39,7 @@ public sealed class JetSession : IDisposable
             p.NSeq = options.Sequences;
             p.NCtx = options.Context;
             p.PrefillChunk = options.PrefillChunk;
+            p.AllowLongContext = options.AllowLongContext ? 1 : 0;
             JetStatus status = NativeMethods.jet_session_create(model.Handle, &p, out Handle);
             if (status != JetStatus.Ok)
             {

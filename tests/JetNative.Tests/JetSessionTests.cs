@@ -154,6 +154,27 @@ public sealed class JetSessionTests
     }
 
     [Fact]
+    public void ContextBeyondMaxPositionEmbeddingsNeedsAllowLongContext()
+    {
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(TestModels.TinyJetB, "config.json")))!;
+        config["max_position_embeddings"] = 64;
+        using JetModel model = JetModel.CreateRandom(config.ToJsonString(), 3, new JetModelOptions { Threads = 2 });
+        var e = Assert.Throws<JetException>(() => model.CreateSession(new JetSessionOptions { Context = 200 }));
+        Assert.Equal(JetStatus.InvalidArgument, e.Status);
+        Assert.Contains("max_position_embeddings = 64", e.Message);
+        Assert.Contains("allow_long_context", e.Message);
+
+        using JetSession session = model.CreateSession(new JetSessionOptions { Context = 200, AllowLongContext = true });
+        Assert.Equal(200, session.Context);
+        int[] tokens = Enumerable.Range(0, 199).Select(i => (i * 37 + 5) % model.Info.VocabSize).ToArray();
+        float[] last = session.Prefill(tokens).ToArray();
+        float[] next = session.Decode(7).ToArray();
+        Assert.Equal(200, session.Position);
+        Assert.All(last, x => Assert.True(float.IsFinite(x)));
+        Assert.All(next, x => Assert.True(float.IsFinite(x)));
+    }
+
+    [Fact]
     public void PrefillWithoutLogitsThenSample()
     {
         JetModel model = TestModels.Get("tiny-jet-b");

@@ -33,6 +33,10 @@ namespace jet::cpu {
 namespace {
 
 constexpr int kGemvMaxRows = 3;
+// The decode GEMV splits over threads only with at least this many weights per thread: a
+// smaller split costs more in waking and joining the pool than it saves (a small model's decode
+// step, on a busy machine above all).
+constexpr int64_t kGemvMinPerThread = 262144;
 constexpr int kMR = 6;    // rows of x per micro-kernel call
 constexpr int kNR = 16;   // columns of y (rows of W) per packed panel
 constexpr int kKC = 256;  // depth of one packed panel (kKC x kNR floats = 16 KiB, L1-resident)
@@ -98,6 +102,80 @@ JET_CLONES
 void gemv_rows_bf16(const float *x, const uint16_t *W, const float *bias, float *y, int T, int K,
                     int N, int64_t n0, int64_t n1) {
     gemv_rows_impl(x, W, bias, y, T, K, N, n0, n1);
+}
+
+#if JET_X86_DISPATCH
+// gemv_rows_bf16 with AVX-512: 16 weights per load, widened to fp32 by a zero-extend and a
+// shift (exact), four W rows at a time with two accumulators each (eight FMA chains), masked
+// tails. Sums in another order than the generic loop (fp32 rounding differences only).
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"))) inline __m512 bf16x16(const uint16_t *p) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(
+        _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p))), 16));
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"))) inline __m512 bf16x16_masked(
+    const uint16_t *p, __mmask16 m) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
+}
+
+template <int R>
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"))) inline void gemv_block_avx512(
+    const float *xt, const uint16_t *const *w, int K, float *out) {
+    __m512 a[R], b[R];
+    for (int r = 0; r < R; ++r) a[r] = b[r] = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 32 <= K; k += 32) {
+        const __m512 x0 = _mm512_loadu_ps(xt + k), x1 = _mm512_loadu_ps(xt + k + 16);
+        for (int r = 0; r < R; ++r) {
+            a[r] = _mm512_fmadd_ps(x0, bf16x16(w[r] + k), a[r]);
+            b[r] = _mm512_fmadd_ps(x1, bf16x16(w[r] + k + 16), b[r]);
+        }
+    }
+    for (; k < K; k += 16) {
+        const __mmask16 m = K - k >= 16 ? __mmask16(0xffff) : __mmask16((1u << (K - k)) - 1);
+        const __m512 x0 = _mm512_maskz_loadu_ps(m, xt + k);
+        for (int r = 0; r < R; ++r) a[r] = _mm512_fmadd_ps(x0, bf16x16_masked(w[r] + k, m), a[r]);
+    }
+    for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(a[r], b[r]));
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void gemv_rows_bf16_avx512(
+    const float *x, const uint16_t *W, const float *bias, float *y, int T, int K, int N,
+    int64_t n0, int64_t n1) {
+    int64_t n = n0;
+    float s[4];
+    for (; n + 4 <= n1; n += 4) {
+        const uint16_t *w[4] = {W + n * K, W + (n + 1) * K, W + (n + 2) * K, W + (n + 3) * K};
+        for (int t = 0; t < T; ++t) {
+            gemv_block_avx512<4>(x + static_cast<int64_t>(t) * K, w, K, s);
+            float *yt = y + static_cast<int64_t>(t) * N + n;
+            for (int r = 0; r < 4; ++r) yt[r] = s[r] + (bias ? bias[n + r] : 0.f);
+        }
+    }
+    for (; n < n1; ++n) {
+        const uint16_t *w[1] = {W + n * K};
+        for (int t = 0; t < T; ++t) {
+            gemv_block_avx512<1>(x + static_cast<int64_t>(t) * K, w, K, s);
+            y[static_cast<int64_t>(t) * N + n] = s[0] + (bias ? bias[n] : 0.f);
+        }
+    }
+}
+
+bool cpu_has_avx512() {
+    static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+    return has;
+}
+#endif
+
+// The bf16 GEMV rows for this CPU.
+using GemvBf16 = void (*)(const float *, const uint16_t *, const float *, float *, int, int, int,
+                          int64_t, int64_t);
+GemvBf16 pick_gemv_bf16() {
+#if JET_X86_DISPATCH
+    if (cpu_has_avx512()) return gemv_rows_bf16_avx512;
+#endif
+    return gemv_rows_bf16;
 }
 
 JET_CLONES
@@ -266,7 +344,7 @@ bool matmul_trivial(const float *bias, float *y, int T, int K, int N) {
 void gemv(const float *x, const float *W, const float *bias, float *y, int T, int K, int N) {
     // Items of 16 rows of W; inline when W is small (under ~64K multiply-adds per thread).
     const int64_t items = (N + 15) / 16;
-    const int64_t min_items = std::max<int64_t>(1, 65536 / (16LL * K));
+    const int64_t min_items = std::max<int64_t>(1, kGemvMinPerThread / (16LL * K));
     parallel_for_min(items, min_items, [&](int64_t b, int64_t e) {
         gemv_rows(x, W, bias, y, T, K, N, b * 16, std::min<int64_t>(N, e * 16));
     });
@@ -332,10 +410,11 @@ void matmul_bf16(const float *x, const uint16_t *W, const float *bias, float *y,
                  int N) {
     if (matmul_trivial(bias, y, T, K, N)) return;
     if (T <= kGemvMaxRows) {
+        static const GemvBf16 rows = pick_gemv_bf16();
         const int64_t items = (N + 15) / 16;
-        const int64_t min_items = std::max<int64_t>(1, 65536 / (16LL * K));
+        const int64_t min_items = std::max<int64_t>(1, kGemvMinPerThread / (16LL * K));
         parallel_for_min(items, min_items, [&](int64_t b, int64_t e) {
-            gemv_rows_bf16(x, W, bias, y, T, K, N, b * 16, std::min<int64_t>(N, e * 16));
+            rows(x, W, bias, y, T, K, N, b * 16, std::min<int64_t>(N, e * 16));
         });
         return;
     }

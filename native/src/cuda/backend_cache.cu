@@ -68,7 +68,7 @@ size_t CudaCache::work_bytes(int rows, Work *w) const {
         o.hid = a.take<bf16>(R * size_t(c.jet_gen_hidden));
         o.kern = a.take<float>(R * vd * size_t(c.jet_conv_size));
         o.o = a.take<float>(R * vd);
-        o.gdn_ws_bytes = cuda::gated_delta_chunk_workspace_bytes(
+        o.gdn_ws_bytes = cuda::gated_delta_chunk_any_workspace_bytes(
             1, rows, c.jet_num_heads, c.jet_head_k_dim, c.jet_head_v_dim);
         o.gdn_ws = a.take<char>(o.gdn_ws_bytes);
     }

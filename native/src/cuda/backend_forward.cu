@@ -107,8 +107,9 @@ void CudaBackend::jet_layer(CudaCache &c, int li, int T, int seq, bool decode) c
                        0.0f);
     mark(c, "jet rmsnorm + in-proj gemm");
     // Small decode batches (latency-bound): q/k norms, gates, dynamic conv and the recurrent
-    // step in one launch. Larger ones: separate kernels, each with its best occupancy.
-    const bool fused_step = decode && T <= kFusedDecodeRows;
+    // step in one launch (conv taps W <= 8). Larger ones: separate kernels, each with its best
+    // occupancy.
+    const bool fused_step = decode && T <= kFusedDecodeRows && W <= 8;
     if (!fused_step) {
         cuda::jet_qk_gates(w.proj, P, col_ab, L.A_log, L.dt_bias, w.q, w.k, w.g, w.beta, T, H, dK,
                            s);
@@ -120,8 +121,8 @@ void CudaBackend::jet_layer(CudaCache &c, int li, int T, int seq, bool decode) c
         cuda::dynamic_conv(w.proj + col_u, P, w.kern, vd * W, L.b2, st.conv + seq * c_n, w.v, 1,
                            T, vd, W, s);
         mark(c, "jet dynamic conv");
-        cuda::gated_delta_chunk(w.q, w.k, w.v, w.g, w.beta, st.S + seq * s_n, w.o, 1, T, H, dK,
-                                dV, scale, w.gdn_ws, w.gdn_ws_bytes, s);
+        cuda::gated_delta_chunk_any(w.q, w.k, w.v, w.g, w.beta, st.S + seq * s_n, w.o, 1, T, H,
+                                    dK, dV, scale, w.gdn_ws, w.gdn_ws_bytes, s);
     } else {
         // One launch for the whole batch: row b's states are those of sequence w.seqs[b].
         if (fused_step) {

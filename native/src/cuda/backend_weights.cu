@@ -153,6 +153,16 @@ void CudaBackend::upload_f32(Role role, int layer, float *dst, int64_t numel) co
 CudaBackend::CudaBackend(const Config &cfg, std::shared_ptr<const Weights> w, int device)
     : cfg_(cfg), device_(device), weights_(std::move(w)) {
     const Config &c = cfg_;
+    // The kernels' limits (kernels.h): JetBlock key dims and attention head dims up to 256,
+    // anything else (odd dims, any conv size) runs; the CPU backend has no such limit.
+    if (c.count(JET_LAYER_JET) > 0 && c.jet_head_k_dim > 256)
+        throw Error(JET_ERR_UNSUPPORTED,
+                    fmt("the CUDA backend supports JetBlock key head dims up to 256; this model "
+                        "has %d (use the CPU device)", c.jet_head_k_dim));
+    if (c.count(JET_LAYER_ATTN) + c.count(JET_LAYER_SWA) > 0 && c.head_dim > 256)
+        throw Error(JET_ERR_UNSUPPORTED,
+                    fmt("the CUDA backend supports attention head dims up to 256; this model has "
+                        "%d (use the CPU device)", c.head_dim));
     int count = 0;
     const cudaError_t ce = cudaGetDeviceCount(&count);
     if (ce != cudaSuccess || count == 0) {

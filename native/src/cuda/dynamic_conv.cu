@@ -89,6 +89,33 @@ __global__ void dconv_state_kernel(const float *__restrict__ u, int ldu, float *
     for (int j = 0; j < W; ++j) state[idx * W + j] = u[(int64_t(b) * T + T - W + j) * ldu + c];
 }
 
+// Any W (the templated kernels serve W <= 8): one thread per (b, c) walks the T tokens, the
+// taps read from the old state or u, then the new state (the last W of old state ++ u) in place.
+__global__ void dconv_any_kernel(const float *__restrict__ u, int ldu, const float *__restrict__ kern,
+                                 int ldk, const bf16 *__restrict__ bias, float *__restrict__ state,
+                                 bf16 *__restrict__ y, int B, int T, int C, int W,
+                                 const int32_t *__restrict__ seqs) {
+    const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (idx >= int64_t(B) * C) return;
+    const int b = int(idx / C), c = int(idx % C);
+    float *st = state + (seqs ? int64_t(seqs[b]) * C + c : idx) * W;
+    const float *ub = u + int64_t(b) * T * ldu + c;
+    for (int t = 0; t < T; ++t) {
+        const int64_t row = int64_t(b) * T + t;
+        const float *kr = kern + row * ldk + int64_t(c) * W;
+        float acc = 0.0f;
+        for (int j = 0; j < W; ++j) {
+            const int tt = t - (W - 1) + j;  // token index of tap j
+            const float x = tt >= 0 ? ub[int64_t(tt) * ldu] : st[W + tt];
+            const float kj = kr[j] + (bias ? __bfloat162float(bias[c * W + j]) : 0.0f);
+            acc = fmaf(kj, x, acc);
+        }
+        y[row * C + c] = __float2bfloat16(silu(acc));
+    }
+    // Ascending j reads old entries T + j > j before they are overwritten.
+    for (int j = 0; j < W; ++j) st[j] = T + j < W ? st[T + j] : ub[int64_t(T + j - W) * ldu];
+}
+
 template <int W>
 void launch(const float *u, int ldu, const float *kern, int ldk, const bf16 *bias, float *state,
             bf16 *y, int B, int T, int C, cudaStream_t s, const int32_t *seqs) {
@@ -113,7 +140,7 @@ void launch(const float *u, int ldu, const float *kern, int ldk, const bf16 *bia
 void dynamic_conv(const float *u, int ldu, const float *kern, int ldk, const bf16 *bias,
                   float *state, bf16 *y, int B, int T, int C, int W, cudaStream_t s,
                   const int32_t *seqs) {
-    if (B < 1 || T < 1 || C < 1 || W < 1 || W > 8 || ldu < C || ldk < C * W)
+    if (B < 1 || T < 1 || C < 1 || W < 1 || ldu < C || ldk < C * W)
         throw Error(JET_ERR_INVALID_ARGUMENT,
                     "dynamic_conv: bad sizes B=" + std::to_string(B) + " T=" + std::to_string(T) +
                         " C=" + std::to_string(C) + " W=" + std::to_string(W) +
@@ -130,7 +157,13 @@ void dynamic_conv(const float *u, int ldu, const float *kern, int ldk, const bf1
         case 5: launch<5>(u, ldu, kern, ldk, bias, state, y, B, T, C, s, seqs); break;
         case 6: launch<6>(u, ldu, kern, ldk, bias, state, y, B, T, C, s, seqs); break;
         case 7: launch<7>(u, ldu, kern, ldk, bias, state, y, B, T, C, s, seqs); break;
-        default: launch<8>(u, ldu, kern, ldk, bias, state, y, B, T, C, s, seqs); break;
+        case 8: launch<8>(u, ldu, kern, ldk, bias, state, y, B, T, C, s, seqs); break;
+        default: {
+            const int64_t chans = int64_t(B) * C;
+            dconv_any_kernel<<<unsigned((chans + kThreads - 1) / kThreads), kThreads, 0, s>>>(
+                u, ldu, kern, ldk, bias, state, y, B, T, C, W, seqs);
+            check_launch("dynamic_conv (any W)");
+        }
     }
 }
 

@@ -233,6 +233,18 @@ void gated_delta_chunk(const bf16 *q, const bf16 *k, const bf16 *v, const float 
                        int dV, float scale, void *workspace, size_t workspace_bytes,
                        cudaStream_t s);
 
+// ---------------------------------------------------------------- gated_delta_general.cu
+// The chunked gated delta rule above for any dK <= 256 and any dV: the fast kernel itself where
+// it serves the dims (gated_delta_chunk_native), else on copies zero-padded to multiples of 16
+// (q, k, v, state; the result is the same), cut back after. Same tensors as gated_delta_chunk;
+// its workspace is gated_delta_chunk_any_workspace_bytes (the padded copies included).
+bool gated_delta_chunk_native(int dK, int dV);
+size_t gated_delta_chunk_any_workspace_bytes(int B, int T, int H, int dK, int dV);
+void gated_delta_chunk_any(const bf16 *q, const bf16 *k, const bf16 *v, const float *g,
+                           const float *beta, float *state, float *o, int B, int T, int H, int dK,
+                           int dV, float scale, void *workspace, size_t workspace_bytes,
+                           cudaStream_t s);
+
 // ---------------------------------------------------------------- gated_delta_step.cu
 // One recurrent step (docs/model.md section 5.4) for each of B sequences (decode):
 //   q, k  bf16 [B, H, dK] (L2-normalised), v bf16 [B, H, dV], g, beta fp32 [B, H]
@@ -269,7 +281,7 @@ void jetblock_decode_step(const float *proj, int ld, int u_col, int ab_col, cons
 //   state  fp32 [*, C, W]        the last W inputs u, oldest first (zeros at sequence start);
 //                                read and updated; row b's is sequence seqs[b] (device; null: b)
 //   y      bf16 [B, T, C]        silu(sum_j kern[c][j] * u[t-W+1+j][c]) - the gated delta's v
-// Supports 1 <= W <= 8.
+// Any W >= 1 (W <= 8: the templated fast paths; larger: one sequential thread per channel).
 void dynamic_conv(const float *u, int ldu, const float *kern, int ldk, const bf16 *bias,
                   float *state, bf16 *y, int B, int T, int C, int W, cudaStream_t s,
                   const int32_t *seqs = nullptr);

@@ -86,13 +86,27 @@ TEST(CudaDynamicConv, KernelWidths) {
     }
 }
 
+// W > 8 (the CPU backend runs any conv size): the generic kernel, prefill longer and shorter
+// than W, a batched decode step, and an odd channel count.
+TEST(CudaDynamicConv, WideKernelsTakeTheGenericPath) {
+    JET_SKIP_WITHOUT_CUDA();
+    for (int W : {9, 12}) {
+        run_case(1, 70, 48, W, 48, 48 * W, true, 30 + W);
+        run_case(2, 5, 40, W, 40, 40 * W, true, 40 + W);   // T < W
+        run_case(3, 1, 37, W, 40, 37 * W + 3, false, 50 + W);
+    }
+}
+
 TEST(CudaDynamicConv, RejectsBadArguments) {
     JET_SKIP_WITHOUT_CUDA();
     DevBuf<float> f(1 << 12);
     DevBuf<bf16> y(1 << 12);
     EXPECT_THROW(jet::cuda::dynamic_conv(f.get(), 8, f.get(), 32, nullptr, f.get(), y.get(), 1, 4,
-                                         8, 9, nullptr),
-                 jet::Error);  // W > 8
+                                         8, 0, nullptr),
+                 jet::Error);  // W < 1
+    EXPECT_THROW(jet::cuda::dynamic_conv(f.get(), 8, f.get(), 32, nullptr, f.get(), y.get(), 1, 4,
+                                         8, 5, nullptr),
+                 jet::Error);  // ldk < C * W
     EXPECT_THROW(jet::cuda::dynamic_conv(f.get(), 4, f.get(), 32, nullptr, f.get(), y.get(), 1, 4,
                                          8, 4, nullptr),
                  jet::Error);  // ldu < C

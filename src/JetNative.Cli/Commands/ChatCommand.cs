@@ -33,7 +33,9 @@ internal static class ChatCommand
             JetSamplingOptions samplingOptions = sampling.Read(result);
             using JetModel m = await ModelLoader.LoadAsync(io, modelArgs, ct);
             JetTokenizer tokenizer = ModelLoader.RequireTokenizer(m);
-            using JetSession session = m.CreateSession(new JetSessionOptions { Context = ModelLoader.Context(m, modelArgs.CtxSize) });
+            int context = ModelLoader.Context(m, modelArgs.CtxSize);
+            ModelLoader.CheckContext(m, context, modelArgs.AllowLongContext);
+            using JetSession session = m.CreateSession(new JetSessionOptions { Context = context, AllowLongContext = modelArgs.AllowLongContext });
             var chat = new ChatLoop(io, session, tokenizer, samplingOptions, n, result.GetValue(system));
             await chat.RunAsync(ct);
             return ExitCodes.Ok;

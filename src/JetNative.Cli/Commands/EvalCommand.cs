@@ -52,13 +52,13 @@ internal static class EvalCommand
             if (ids is not null)
             {
                 int[][] sequences = ReadInputIds(ids.FullName, m.Info.VocabSize);
-                await WriteLogitsAsync(io, m, args.CtxSize, sequences, output!.FullName, ct);
+                await WriteLogitsAsync(io, m, args.CtxSize, args.AllowLongContext, sequences, output!.FullName, ct);
                 return ExitCodes.Ok;
             }
             EvalProtocol protocol = EvalProtocol.For(m.Folder);
             int w = windowValue ?? protocol.Window ?? DefaultWindow;
             string evalText = protocol.SelectText(File.ReadAllBytes(text!.FullName), out string note);
-            var ppl = await PerplexityAsync(io, m, evalText, w, maxChunks, ct);
+            var ppl = await PerplexityAsync(io, m, evalText, w, maxChunks, ct, args.AllowLongContext);
             io.Error.WriteLine($"eval: {note}");
             io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"perplexity: {ppl.Perplexity:F4} over {ppl.Tokens} predicted tokens ({ppl.Windows} windows of {w} tokens; mean nll {ppl.MeanNll:F6})"));
@@ -76,11 +76,11 @@ internal static class EvalCommand
     /// window) over all windows; perplexity = exp of that mean.
     /// </summary>
     internal static async Task<PerplexityResult> PerplexityAsync(CliConsole io, JetModel model, string text, int window,
-        int maxChunks, CancellationToken ct)
+        int maxChunks, CancellationToken ct, bool allowLongContext = false)
     {
         JetTokenizer tokenizer = ModelLoader.RequireTokenizer(model);
-        if (window > model.Info.MaxPositionEmbeddings)
-            throw new UsageException($"--window {window} exceeds the model's {model.Info.MaxPositionEmbeddings} positions");
+        if (window > model.Info.MaxPositionEmbeddings && !allowLongContext)
+            throw new UsageException($"--window {window} exceeds the model's {model.Info.MaxPositionEmbeddings} positions (--allow-long-context runs beyond them)");
         int[] tokens = tokenizer.Encode(text).ToArray();
         if (tokens.Length < window)
             throw new JetException(JetStatus.InvalidArgument, $"the text has {tokens.Length} tokens, fewer than one window of {window} (lower --window)");
@@ -88,7 +88,7 @@ internal static class EvalCommand
         for (int s = 0; s + window <= tokens.Length; s += window) starts.Add(s);
         if (maxChunks > 0 && starts.Count > maxChunks) starts.RemoveRange(maxChunks, starts.Count - maxChunks);
 
-        using JetSession session = model.CreateSession(new JetSessionOptions { Context = window });
+        using JetSession session = model.CreateSession(new JetSessionOptions { Context = window, AllowLongContext = allowLongContext });
         int vocab = model.Info.VocabSize;
         double nll = 0;
         long count = 0;
@@ -146,7 +146,7 @@ internal static class EvalCommand
         return sequences;
     }
 
-    private static async Task WriteLogitsAsync(CliConsole io, JetModel model, int ctxSize, int[][] sequences, string path,
+    private static async Task WriteLogitsAsync(CliConsole io, JetModel model, int ctxSize, bool allowLongContext, int[][] sequences, string path,
         CancellationToken ct)
     {
         int longest = sequences.Max(s => s.Length);
@@ -157,7 +157,7 @@ internal static class EvalCommand
         var declared = sequences.Select((s, i) => ($"logits.{i}", new long[] { s.Length, vocab })).ToList();
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null) Directory.CreateDirectory(dir);
-        using JetSession session = model.CreateSession(new JetSessionOptions { Context = context });
+        using JetSession session = model.CreateSession(new JetSessionOptions { Context = context, AllowLongContext = allowLongContext });
         // Written to a temporary file first, so a failure never leaves a truncated safetensors file.
         string partial = path + ".partial";
         try

@@ -43,10 +43,11 @@ internal static class GenerateCommand
             JetTokenizer tokenizer = ModelLoader.RequireTokenizer(m);
             IReadOnlyList<int> ids = tokenizer.Encode(text);
             int context = ModelLoader.Context(m, modelArgs.CtxSize);
+            ModelLoader.CheckContext(m, context, modelArgs.AllowLongContext);
             if (ids.Count > context)
                 throw new JetException(JetStatus.ContextFull,
                     $"the prompt has {ids.Count} tokens, more than the context of {context} (raise -c/--ctx-size)");
-            using JetSession session = m.CreateSession(new JetSessionOptions { Context = context });
+            using JetSession session = m.CreateSession(new JetSessionOptions { Context = context, AllowLongContext = modelArgs.AllowLongContext });
             var options = new JetGenerationOptions { Sampling = samplingOptions, MaxTokens = n };
 
             var stats = new GenerationStats();

@@ -17,7 +17,7 @@ internal static class InfoCommand
         var model = new ModelOptions();
         model.CtxSize.Description = "Context for the cache figure (0 = the model's maximum)";
         var command = new Command("info", "Show a model's configuration, size, layer map and cache needs");
-        model.AddTo(command);
+        model.AddTo(command, longContext: false);
         command.SetAction(async (result, ct) =>
         {
             ModelArgs args = model.Read(result);

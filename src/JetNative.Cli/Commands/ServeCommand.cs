@@ -45,6 +45,7 @@ internal static class ServeCommand
                 Port = result.GetValue(port),
                 MaxSequences = result.GetValue(maxSeqs),
                 Context = args.CtxSize,
+                AllowLongContext = args.AllowLongContext,
                 ApiKey = result.GetValue(apiKey),
                 MaxQueue = result.GetValue(maxQueue),
                 Timeout = seconds > 0 ? TimeSpan.FromSeconds(seconds) : null,

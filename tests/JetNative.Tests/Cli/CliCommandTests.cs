@@ -85,6 +85,19 @@ public sealed class CliCommandTests
     }
 
     [Fact]
+    public async Task GenerateBeyondTheModelsPositionsNeedsAllowLongContext()
+    {
+        CliRunner.RequireDemoModel();
+        using JetModel demo = JetModel.Load(TestModels.Demo, new JetModelOptions { Threads = 2 });
+        string beyond = (demo.Info.MaxPositionEmbeddings + 8).ToString(CultureInfo.InvariantCulture);
+        (await CliRunner.RunAsync(["generate", "Hello", "-n", "2", "-t", "2", "-c", beyond], ct: Ct))
+            .AssertError(2, $"-c/--ctx-size {beyond} is beyond the model's max_position_embeddings ({demo.Info.MaxPositionEmbeddings}); add --allow-long-context");
+        var g = await CliRunner.RunAsync(["generate", "Hello", "-n", "2", "-t", "2", "-s", "1", "-c", beyond, "--allow-long-context"], ct: Ct);
+        g.AssertOk();
+        Assert.StartsWith("Hello", g.Out);
+    }
+
+    [Fact]
     public async Task InfoWarnsAboutAContextBeyondTheModelsPositions()
     {
         string folder = TestModels.RequireFolder("tiny-jet-b");
