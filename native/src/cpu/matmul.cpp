@@ -105,6 +105,10 @@ void gemv_rows_bf16(const float *x, const uint16_t *W, const float *bias, float 
 }
 
 #if JET_X86_DISPATCH
+// GCC's AVX-512 intrinsics (_mm512_reduce_add_ps, the masked loads) start from
+// _mm512_undefined_*, which -Wmaybe-uninitialized reports (GCC bug 105593): a false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 // gemv_rows_bf16 with AVX-512: 16 weights per load, widened to fp32 by a zero-extend and a
 // shift (exact), four W rows at a time with two accumulators each (eight FMA chains), masked
 // tails. Sums in another order than the generic loop (fp32 rounding differences only).
@@ -166,6 +170,7 @@ bool cpu_has_avx512() {
                             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
     return has;
 }
+#pragma GCC diagnostic pop
 #endif
 
 // The bf16 GEMV rows for this CPU.

@@ -24,12 +24,13 @@ internal static class BenchCommand
         var model = new ModelOptions();
         var command = new Command("bench", "Measure prefill and decode speed (llama-bench style table)") { prompt, gen, depth, reps, batch, config };
         model.AddTo(command, context: false); // the tests size the context
+        command.Add(model.AllowLongContext);   // tests deeper than the model's positions (e.g. 256K on the 2B)
         command.Add(BenchServeCommand.Create(io)); // `bench serve`: a subcommand; bench's own options are unchanged
 
         command.SetAction(async (result, ct) =>
         {
             var plan = new BenchPlan(result.GetValue(prompt), result.GetValue(gen), result.GetValue(depth),
-                result.GetValue(reps), result.GetValue(batch));
+                result.GetValue(reps), result.GetValue(batch), result.GetValue(model.AllowLongContext));
             plan.Validate();
             ModelArgs args = model.Read(result);
             FileInfo? configFile = result.GetValue(config);
@@ -81,7 +82,7 @@ internal static class BenchCommand
 }
 
 /// <summary>The tests of one <c>bench</c> run and how they are timed.</summary>
-internal sealed record BenchPlan(int Prompt, int Gen, int Depth, int Repetitions, int Batch)
+internal sealed record BenchPlan(int Prompt, int Gen, int Depth, int Repetitions, int Batch, bool AllowLongContext = false)
 {
     public void Validate()
     {
@@ -98,8 +99,8 @@ internal sealed record BenchPlan(int Prompt, int Gen, int Depth, int Repetitions
 
     public void CheckFits(int maxPositions)
     {
-        if (Context > maxPositions)
-            throw new UsageException($"the tests need {Context} tokens of context, more than the model's {maxPositions} positions (lower -p, -n or -d)");
+        if (Context > maxPositions && !AllowLongContext)
+            throw new UsageException($"the tests need {Context} tokens of context, more than the model's {maxPositions} positions (lower -p, -n or -d, or add --allow-long-context)");
     }
 
     public IReadOnlyList<(string Test, BenchStats Stats)> Run(JetModel model, IProgress<float>? progress, CancellationToken ct)
@@ -113,7 +114,7 @@ internal sealed record BenchPlan(int Prompt, int Gen, int Depth, int Repetitions
         int vocab = model.Info.VocabSize;
         int[][] tokens = Enumerable.Range(0, Batch)
             .Select(_ => Enumerable.Range(0, Context).Select(_ => random.Next(vocab)).ToArray()).ToArray();
-        using JetSession session = model.CreateSession(new JetSessionOptions { Sequences = Batch, Context = Context });
+        using JetSession session = model.CreateSession(new JetSessionOptions { Sequences = Batch, Context = Context, AllowLongContext = AllowLongContext });
         var rows = new List<(string, BenchStats)>();
         int done = 0, total = tests.Count * (Repetitions + 1);
         foreach (var (name, measure) in tests)

@@ -25,5 +25,6 @@ public sealed class BenchStatsTests
         Assert.Equal(4096 + 128, new BenchPlan(512, 128, 4096, 1, 1).Context);
         var tooLong = new BenchPlan(512, 128, 4096, 1, 1);
         Assert.Throws<UsageException>(() => tooLong.CheckFits(1024));
+        (tooLong with { AllowLongContext = true }).CheckFits(1024); // --allow-long-context: the engine warns instead
     }
 }
