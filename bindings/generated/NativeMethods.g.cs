@@ -106,7 +106,7 @@ internal static unsafe partial class NativeMethods
     /// (group_size 0) or per group of group_size inputs (a tensor whose input size group_size does
     /// not divide keeps one scale per output channel); embeddings, norms and biases are copied as
     /// they are. config.json gets "quantization_config" {"quant_method": "jetnative", "weight_dtype",
-    /// "group_size"}; the other non-weight files (tokenizer, generation config) are copied.
+    /// "group_size"}; the other non-weight files (tokenizer, generation config, eval.json) are copied.
     /// Safetensors shards of at most 2 GiB of tensor data. `progress` (may be NULL) gets the fraction
     /// done; returning 0 cancels (JET_ERR_CANCELLED). JET_ERR_INVALID_ARGUMENT for a bad type or
     /// group size; JET_ERR_FORMAT for an invalid or already quantized checkpoint; JET_ERR_IO naming

@@ -26,7 +26,8 @@ namespace fs = std::filesystem;
 bool keep_file(const std::string &name) {
     static const std::set<std::string> exact = {
         "vocab.json", "merges.txt", "special_tokens_map.json", "generation_config.json",
-        "added_tokens.json", "chat_template.jinja", "chat_template.json"};
+        "added_tokens.json", "chat_template.jinja", "chat_template.json",
+        "eval.json"};  // the evaluation protocol: the copy is measured the same way
     auto ends = [&](const char *suffix) {
         const size_t n = std::strlen(suffix);
         return name.size() >= n && name.compare(name.size() - n, n, suffix) == 0;

@@ -120,11 +120,6 @@ void Weights::bind_scale(const Expected &e, const TensorView &q, const Config &c
                                         ", expected F32, BF16 or F16");
     const int64_t N = e.shape[0], K = e.shape[1];
     const std::vector<float> src = s.to_f32();
-    for (size_t i = 0; i < src.size(); ++i)
-        if (!std::isfinite(src[i]) || src[i] <= 0.0f)
-            throw Error(JET_ERR_FORMAT, where + " has a non-finite or non-positive scale (" +
-                                            std::to_string(src[i]) + " at index " +
-                                            std::to_string(i) + ")");
     std::vector<float> out;
     int64_t groups = 1;
     if (blocks) {
@@ -164,6 +159,11 @@ void Weights::bind_scale(const Expected &e, const TensorView &q, const Config &c
                                         std::to_string(K) +
                                         (q.dtype == DType::F8_E4M3 ? " (or one per-tensor value)" : ""));
     }
+    for (size_t i = 0; i < src.size(); ++i)  // the shape is right: now the values
+        if (!std::isfinite(src[i]) || src[i] <= 0.0f)
+            throw Error(JET_ERR_FORMAT, where + " has a non-finite or non-positive scale (" +
+                                            std::to_string(src[i]) + " at index " +
+                                            std::to_string(i) + ")");
     Scale sc;
     sc.view.dtype = DType::F32;
     sc.view.shape = {N, groups};
