@@ -3,8 +3,9 @@
 // group of `group` inputs, W[n][k] = q[n][k] * scale[n][k / group]. Activations and sums fp32.
 //
 //  - few rows (decode): a GEMV like matmul.cpp's, four rows of W at a time; each group's
-//    products are summed in fp32 over the widened values (int8 -> float, fp8 -> float by bit
-//    arithmetic, both exact) and scaled once per group. Reads 1 byte per weight: half of bf16.
+//    products are summed in fp32 over the widened values (int8 -> float by conversion; fp8 ->
+//    fp16 by a shift, then vcvtph2ps; all exact) and scaled once per group: AVX2/FMA/F16C
+//    intrinsics when the CPU has them, else a loop the compiler vectorises. Reads 1 byte per weight: half of bf16.
 //  - many rows (prefill): rows of W dequantized to fp32 block by block, then the fp32 GEMM
 //    (matmul_widened in gemm_kernel.h).
 #include <algorithm>
@@ -13,6 +14,10 @@
 #include "cpu/gemm_kernel.h"
 #include "cpu/ops.h"
 #include "cpu/simd.h"
+
+#if JET_X86_DISPATCH
+#include <immintrin.h>
+#endif
 
 namespace jet::cpu {
 namespace {
@@ -85,15 +90,109 @@ __attribute__((always_inline)) inline void gemv_q_impl(const float *x, const Q *
 }
 
 JET_CLONES
-void gemv_q8(const float *x, const int8_t *W, const float *scale, int group, const float *bias,
-             float *y, int T, int K, int N, int64_t n0, int64_t n1) {
+void gemv_q8_portable(const float *x, const int8_t *W, const float *scale, int group,
+                      const float *bias, float *y, int T, int K, int N, int64_t n0, int64_t n1) {
     gemv_q_impl(x, W, scale, group, bias, y, T, K, N, n0, n1);
 }
 
 JET_CLONES
+void gemv_fp8_portable(const float *x, const uint8_t *W, const float *scale, int group,
+                       const float *bias, float *y, int T, int K, int N, int64_t n0, int64_t n1) {
+    gemv_q_impl(x, W, scale, group, bias, y, T, K, N, n0, n1);
+}
+
+#if JET_X86_DISPATCH
+// Eight weights widened to fp32. INT8: sign-extend and convert. FP8 e4m3fn: a shift to fp16,
+// (s eeee mmm) -> (s 0eeee mmm0000000), which is 2^-8 times the fp8 value, subnormals included;
+// vcvtph2ps widens 8 of them at once (exact), and the 2^8 goes into the scale.
+struct WidenI8 {
+    static constexpr float kMul = 1.0f;
+    __attribute__((target("avx2,fma,f16c"))) static __m256 load(const int8_t *p) {
+        return _mm256_cvtepi32_ps(
+            _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(p))));
+    }
+};
+struct WidenFp8 {
+    static constexpr float kMul = 256.0f;
+    __attribute__((target("avx2,fma,f16c"))) static __m256 load(const uint8_t *p) {
+        const __m128i b = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(p)));
+        const __m128i h = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x80)), 8),
+                                       _mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x7f)), 7));
+        return _mm256_cvtph_ps(h);
+    }
+};
+
+__attribute__((target("avx2,fma,f16c"))) inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// gemv_q_impl with AVX2/FMA/F16C intrinsics: four rows of W share each load of x; rows past the
+// last multiple of 4 go to `tail`.
+template <typename Widen, typename Q>
+__attribute__((target("avx2,fma,f16c"))) void gemv_q_avx2(
+    const float *x, const Q *W, const float *scale, int group, const float *bias, float *y, int T,
+    int K, int N, int64_t n0, int64_t n1,
+    void (*tail)(const float *, const Q *, const float *, int, const float *, float *, int, int,
+                 int, int64_t, int64_t)) {
+    const int G = K / group;
+    const int gv = group / 8 * 8;  // vectorised part of each group
+    int64_t n = n0;
+    for (; n + 4 <= n1; n += 4) {
+        const Q *w[4] = {W + n * K, W + (n + 1) * K, W + (n + 2) * K, W + (n + 3) * K};
+        for (int t = 0; t < T; ++t) {
+            const float *xt = x + static_cast<int64_t>(t) * K;
+            float a[4] = {0.f, 0.f, 0.f, 0.f};
+            for (int g = 0; g < G; ++g) {
+                const int k0 = g * group;
+                __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+                __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+                for (int k = k0; k < k0 + gv; k += 8) {
+                    const __m256 xv = _mm256_loadu_ps(xt + k);
+                    s0 = _mm256_fmadd_ps(Widen::load(w[0] + k), xv, s0);
+                    s1 = _mm256_fmadd_ps(Widen::load(w[1] + k), xv, s1);
+                    s2 = _mm256_fmadd_ps(Widen::load(w[2] + k), xv, s2);
+                    s3 = _mm256_fmadd_ps(Widen::load(w[3] + k), xv, s3);
+                }
+                float r[4] = {hsum(s0) * Widen::kMul, hsum(s1) * Widen::kMul,
+                              hsum(s2) * Widen::kMul, hsum(s3) * Widen::kMul};
+                for (int k = k0 + gv; k < k0 + group; ++k)
+                    for (int i = 0; i < 4; ++i) r[i] += xt[k] * q_value(w[i][k]);
+                for (int i = 0; i < 4; ++i) a[i] += r[i] * scale[(n + i) * G + g];
+            }
+            for (int i = 0; i < 4; ++i)
+                y[static_cast<int64_t>(t) * N + n + i] = a[i] + (bias ? bias[n + i] : 0.f);
+        }
+    }
+    if (n < n1) tail(x, W, scale, group, bias, y, T, K, N, n, n1);
+}
+
+bool cpu_has_f16c() {
+    static const bool has = cpu_has_avx2_fma() && __builtin_cpu_supports("f16c");
+    return has;
+}
+#endif
+
+void gemv_q8(const float *x, const int8_t *W, const float *scale, int group, const float *bias,
+             float *y, int T, int K, int N, int64_t n0, int64_t n1) {
+#if JET_X86_DISPATCH
+    if (cpu_has_f16c())
+        return gemv_q_avx2<WidenI8>(x, W, scale, group, bias, y, T, K, N, n0, n1,
+                                    gemv_q8_portable);
+#endif
+    gemv_q8_portable(x, W, scale, group, bias, y, T, K, N, n0, n1);
+}
+
 void gemv_fp8(const float *x, const uint8_t *W, const float *scale, int group, const float *bias,
               float *y, int T, int K, int N, int64_t n0, int64_t n1) {
-    gemv_q_impl(x, W, scale, group, bias, y, T, K, N, n0, n1);
+#if JET_X86_DISPATCH
+    if (cpu_has_f16c())
+        return gemv_q_avx2<WidenFp8>(x, W, scale, group, bias, y, T, K, N, n0, n1,
+                                     gemv_fp8_portable);
+#endif
+    gemv_fp8_portable(x, W, scale, group, bias, y, T, K, N, n0, n1);
 }
 
 // dst[(n1 - n0), K] = the dequantized rows [n0, n1) of W.

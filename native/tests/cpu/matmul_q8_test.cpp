@@ -82,6 +82,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, QuantMatmul,
                          ::testing::Values(std::make_tuple(1, 64, 5, 64),     // per channel
                                            std::make_tuple(1, 256, 37, 64),   // groups
                                            std::make_tuple(2, 200, 33, 200),  // odd K
+                                           std::make_tuple(1, 100, 9, 100),   // K % 8 != 0
+                                           std::make_tuple(2, 100, 13, 20),   // group % 8 != 0
                                            std::make_tuple(3, 256, 16, 128),
                                            std::make_tuple(7, 256, 40, 64),   // GEMM path
                                            std::make_tuple(40, 96, 70, 32),
