@@ -144,7 +144,10 @@ __attribute__((target("avx2,fma,f16c"))) void gemv_q_avx2(
         const Q *w[4] = {W + n * K, W + (n + 1) * K, W + (n + 2) * K, W + (n + 3) * K};
         for (int t = 0; t < T; ++t) {
             const float *xt = x + static_cast<int64_t>(t) * K;
-            float a[4] = {0.f, 0.f, 0.f, 0.f};
+            // Per-group sums scaled into vector accumulators; one horizontal sum per row.
+            __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+            __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+            float tail_sum[4] = {0.f, 0.f, 0.f, 0.f};
             for (int g = 0; g < G; ++g) {
                 const int k0 = g * group;
                 __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
@@ -156,12 +159,19 @@ __attribute__((target("avx2,fma,f16c"))) void gemv_q_avx2(
                     s2 = _mm256_fmadd_ps(Widen::load(w[2] + k), xv, s2);
                     s3 = _mm256_fmadd_ps(Widen::load(w[3] + k), xv, s3);
                 }
-                float r[4] = {hsum(s0) * Widen::kMul, hsum(s1) * Widen::kMul,
-                              hsum(s2) * Widen::kMul, hsum(s3) * Widen::kMul};
-                for (int k = k0 + gv; k < k0 + group; ++k)
-                    for (int i = 0; i < 4; ++i) r[i] += xt[k] * q_value(w[i][k]);
-                for (int i = 0; i < 4; ++i) a[i] += r[i] * scale[(n + i) * G + g];
+                const float *c = scale + n * G + g;
+                a0 = _mm256_fmadd_ps(s0, _mm256_set1_ps(c[0] * Widen::kMul), a0);
+                a1 = _mm256_fmadd_ps(s1, _mm256_set1_ps(c[G] * Widen::kMul), a1);
+                a2 = _mm256_fmadd_ps(s2, _mm256_set1_ps(c[2 * G] * Widen::kMul), a2);
+                a3 = _mm256_fmadd_ps(s3, _mm256_set1_ps(c[3 * G] * Widen::kMul), a3);
+                for (int i = 0; i < 4; ++i) {
+                    float r = 0.f;
+                    for (int k = k0 + gv; k < k0 + group; ++k) r += xt[k] * q_value(w[i][k]);
+                    tail_sum[i] += r * c[i * G];
+                }
             }
+            const float a[4] = {hsum(a0) + tail_sum[0], hsum(a1) + tail_sum[1],
+                                hsum(a2) + tail_sum[2], hsum(a3) + tail_sum[3]};
             for (int i = 0; i < 4; ++i)
                 y[static_cast<int64_t>(t) * N + n + i] = a[i] + (bias ? bias[n + i] : 0.f);
         }
