@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <functional>
 
@@ -228,6 +229,26 @@ TEST(Quantize, WritesTheConfigAndCopiesTheTokenizer) {
               (std::vector<int64_t>{128, 1}));
     EXPECT_EQ(f->get("model.embed_tokens.weight").dtype, jet::DType::BF16);
     EXPECT_FALSE(f->has("model.embed_tokens.weight_scale"));
+}
+
+TEST(Quantize, ConfigInfoReportsTheWeightFormat) {
+    json cfg = jet_test::tiny_config_json();
+    jet_model_info info{};
+    info.size = sizeof info;
+    ASSERT_EQ(jet_config_get_info(cfg.dump().c_str(), &info), JET_OK);
+    EXPECT_EQ(info.weight_dtype, JET_WEIGHT_BF16);
+    EXPECT_EQ(info.weight_group_size, 0);
+    cfg["quantization_config"] = {{"quant_method", "jetnative"}, {"weight_dtype", "fp8_e4m3"}, {"group_size", 128}};
+    ASSERT_EQ(jet_config_get_info(cfg.dump().c_str(), &info), JET_OK);
+    EXPECT_EQ(info.weight_dtype, JET_WEIGHT_FP8_E4M3);
+    EXPECT_EQ(info.weight_group_size, 128);
+    // An older caller's struct (without the two fields) is filled up to its size.
+    jet_model_info old{};
+    old.size = offsetof(jet_model_info, weight_dtype);
+    old.weight_dtype = -7;
+    ASSERT_EQ(jet_config_get_info(cfg.dump().c_str(), &old), JET_OK);
+    EXPECT_EQ(old.weight_dtype, -7);
+    EXPECT_EQ(old.vocab_size, 64);
 }
 
 TEST(Quantize, RefusesBadArguments) {
