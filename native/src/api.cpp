@@ -74,6 +74,11 @@ std::shared_ptr<ModelImpl> make_model(const jet::Config &cfg,
     m->weight_dtype = w->weight_dtype();
     m->device = static_cast<jet_device>(p.device);
     if (p.device == JET_DEVICE_CUDA) {
+        // The CUDA backend's quantized path is FP8 (docs/quantization.md); INT8 runs on the CPU.
+        if (m->weight_dtype == JET_WEIGHT_INT8)
+            throw jet::Error(JET_ERR_UNSUPPORTED,
+                             "INT8 weights run on the CPU device only; for CUDA, quantize with "
+                             "--type fp8 (jet_checkpoint_quantize with JET_WEIGHT_FP8_E4M3)");
         m->backend = jet::make_cuda_backend(cfg, std::move(w), p.device_index);
     } else {
         m->backend = jet::make_cpu_backend(cfg, std::move(w), p.n_threads);

@@ -272,6 +272,14 @@ TEST(Quantize, RefusesBadArguments) {
     EXPECT_EQ(jet_checkpoint_quantize(out, again.path().c_str(), JET_WEIGHT_INT8, 0, nullptr, nullptr),
               JET_ERR_FORMAT);
     EXPECT_NE(std::string(jet_last_error()).find("already quantized"), std::string::npos);
+    // INT8 weights have no CUDA path (FP8 is the GPU's format): a clear refusal, any build.
+    jet_model_params p;
+    jet_model_default_params(&p);
+    p.device = JET_DEVICE_CUDA;
+    jet_model *m = nullptr;
+    EXPECT_EQ(jet_model_load(out, &p, &m), JET_ERR_UNSUPPORTED);
+    EXPECT_NE(std::string(jet_last_error()).find("INT8 weights run on the CPU"), std::string::npos);
+    EXPECT_EQ(m, nullptr);
     TempDir cancelled;
     auto cancel = [](float, void *) -> int32_t { return 0; };
     EXPECT_EQ(jet_checkpoint_quantize(in, cancelled.path().c_str(), JET_WEIGHT_INT8, 0, cancel,
