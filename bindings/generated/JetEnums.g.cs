@@ -110,6 +110,29 @@ public enum JetLayerType
 }
 
 /// <summary>
+/// The storage type of a model's linear-layer weights (docs/quantization.md). INT8 and FP8_E4M3
+/// are weight-only quantized: each weight has a float scale per output channel or per group of
+/// weight_group_size inputs (dequantized weight = q * scale); activations stay float.
+/// </summary>
+public enum JetWeightDtype
+{
+    /// <summary><c>JET_WEIGHT_F32</c> of jet.h.</summary>
+    F32 = 0,
+    /// <summary><c>JET_WEIGHT_BF16</c> of jet.h.</summary>
+    Bf16 = 1,
+    /// <summary><c>JET_WEIGHT_F16</c> of jet.h.</summary>
+    F16 = 2,
+    /// <summary>
+    /// int8, symmetric
+    /// </summary>
+    Int8 = 3,
+    /// <summary>
+    /// float8 e4m3fn
+    /// </summary>
+    Fp8E4m3 = 4,
+}
+
+/// <summary>
 /// Which logits a prefill writes to logits_out.
 /// </summary>
 public enum JetLogitsMode

@@ -35,7 +35,7 @@ internal static class NativeLayout
             new("progress", "Progress", 16),
             new("progress_user_data", "ProgressUserData", 24),
         ]),
-        new("jet_model_info", typeof(NativeModelInfo), 104, 8,
+        new("jet_model_info", typeof(NativeModelInfo), 112, 8,
         [
             new("size", "Size", 0),
             new("device", "Device", 4),
@@ -61,6 +61,8 @@ internal static class NativeLayout
             new("reserved0", "Reserved0", 84),
             new("n_params", "NParams", 88),
             new("weight_bytes", "WeightBytes", 96),
+            new("weight_dtype", "WeightDtype", 104),
+            new("weight_group_size", "WeightGroupSize", 108),
         ]),
         new("jet_cache_breakdown", typeof(NativeCacheBreakdown), 64, 8,
         [

@@ -98,6 +98,24 @@ internal static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial JetStatus jet_checkpoint_write_random([MarshalAs(UnmanagedType.LPUTF8Str)] string config_json, ulong seed, [MarshalAs(UnmanagedType.LPUTF8Str)] string folder, ulong max_shard_bytes);
 
+    /// <summary>
+    /// Writes a weight-only quantized copy of the checkpoint in `in_folder` into `out_folder`
+    /// (created if missing; must differ from in_folder): every linear layer's weight (attention and
+    /// JetBlock projections, the conv-kernel generator, the MLP, an untied LM head) as `type`
+    /// (JET_WEIGHT_INT8 or JET_WEIGHT_FP8_E4M3) with an F32 `&lt;name&gt;.weight_scale` per output channel
+    /// (group_size 0) or per group of group_size inputs (a tensor whose input size group_size does
+    /// not divide keeps one scale per output channel); embeddings, norms and biases are copied as
+    /// they are. config.json gets "quantization_config" {"quant_method": "jetnative", "weight_dtype",
+    /// "group_size"}; the other non-weight files (tokenizer, generation config, eval.json) are copied.
+    /// Safetensors shards of at most 2 GiB of tensor data. `progress` (may be NULL) gets the fraction
+    /// done; returning 0 cancels (JET_ERR_CANCELLED). JET_ERR_INVALID_ARGUMENT for a bad type or
+    /// group size; JET_ERR_FORMAT for an invalid or already quantized checkpoint; JET_ERR_IO naming
+    /// the path when reading or writing fails.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial JetStatus jet_checkpoint_quantize([MarshalAs(UnmanagedType.LPUTF8Str)] string in_folder, [MarshalAs(UnmanagedType.LPUTF8Str)] string out_folder, int type, int group_size, delegate* unmanaged[Cdecl]<float, nint, int> progress, nint user_data);
+
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial void jet_model_free(nint model);

@@ -111,6 +111,15 @@ internal unsafe struct NativeModelInfo
     /// bytes the weights occupy on the model's device
     /// </summary>
     public long WeightBytes;
+    /// <summary>
+    /// jet_weight_dtype of the linear layers' weights (as stored)
+    /// </summary>
+    public int WeightDtype;
+    /// <summary>
+    /// quantized: inputs per scale (0: one scale per output
+    /// channel); 0 when not quantized
+    /// </summary>
+    public int WeightGroupSize;
 }
 
 /// <summary>

@@ -127,6 +127,51 @@ BENCHMARK(BM_MatmulBf16)
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 
+// matmul_q8 / matmul_fp8: weight-only INT8 / FP8 weights, one fp32 scale per output channel
+// (bytes counted at 1 per weight plus the scales). Arg G: 0 per channel, else the group size.
+template <bool Fp8>
+void BM_MatmulQuant(benchmark::State &state) {
+    setup_threads();
+    const int T = int(state.range(0)), K = int(state.range(1)), N = int(state.range(2));
+    const int group = state.range(3) > 0 ? int(state.range(3)) : K;
+    const auto x = filled(size_t(T) * K);
+    std::vector<uint8_t> W(size_t(N) * K);
+    for (size_t i = 0; i < W.size(); ++i) W[i] = uint8_t((i * 2654435761u) >> 13) & 0x7e;
+    const auto scale = filled(size_t(N) * (K / group), 0.001f, 0.01f, 3);
+    std::vector<float> y(size_t(T) * N);
+    for (auto _ : state) {
+        if (Fp8)
+            jet::cpu::matmul_fp8(x.data(), W.data(), scale.data(), group, nullptr, y.data(), T, K, N);
+        else
+            jet::cpu::matmul_q8(x.data(), reinterpret_cast<const int8_t *>(W.data()), scale.data(),
+                                group, nullptr, y.data(), T, K, N);
+        benchmark::DoNotOptimize(y.data());
+    }
+    rate(state, 2.0 * T * K * N,
+         double(N) * K + 4.0 * double(N) * (K / group) + 4.0 * double(T) * (K + N));
+}
+void QuantShapes(benchmark::internal::Benchmark *b) {
+    for (int G : {0, 128}) {
+        for (int T : {1, 512}) {
+            b->Args({T, kD, kI, G});
+            b->Args({T, kI, kD, G});
+        }
+        b->Args({1, kD, kV, G});
+    }
+}
+BENCHMARK(BM_MatmulQuant<false>)
+    ->Name("BM_MatmulInt8")
+    ->Apply(QuantShapes)
+    ->ArgNames({"T", "K", "N", "G"})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK(BM_MatmulQuant<true>)
+    ->Name("BM_MatmulFp8")
+    ->Apply(QuantShapes)
+    ->ArgNames({"T", "K", "N", "G"})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
 // ---- elementwise and norms: arg T ---------------------------------------------------------
 void BM_RmsNorm(benchmark::State &state) {
     setup_threads();

@@ -118,6 +118,17 @@ typedef enum jet_layer_type {
     JET_LAYER_JET = 2   /* JetBlock                 */
 } jet_layer_type;
 
+/* The storage type of a model's linear-layer weights (docs/quantization.md). INT8 and FP8_E4M3
+ * are weight-only quantized: each weight has a float scale per output channel or per group of
+ * weight_group_size inputs (dequantized weight = q * scale); activations stay float. */
+typedef enum jet_weight_dtype {
+    JET_WEIGHT_F32 = 0,
+    JET_WEIGHT_BF16 = 1,
+    JET_WEIGHT_F16 = 2,
+    JET_WEIGHT_INT8 = 3,     /* int8, symmetric                                   */
+    JET_WEIGHT_FP8_E4M3 = 4  /* float8 e4m3fn                                     */
+} jet_weight_dtype;
+
 typedef struct jet_model_params {
     uint32_t size;              /* sizeof(jet_model_params)                               */
     int32_t device;             /* jet_device; default JET_DEVICE_CPU                     */
@@ -150,6 +161,22 @@ JET_API jet_status jet_model_create_random(const char *config_json, uint64_t see
 JET_API jet_status jet_checkpoint_write_random(const char *config_json, uint64_t seed,
                                                const char *folder, uint64_t max_shard_bytes);
 
+/* Writes a weight-only quantized copy of the checkpoint in `in_folder` into `out_folder`
+ * (created if missing; must differ from in_folder): every linear layer's weight (attention and
+ * JetBlock projections, the conv-kernel generator, the MLP, an untied LM head) as `type`
+ * (JET_WEIGHT_INT8 or JET_WEIGHT_FP8_E4M3) with an F32 `<name>.weight_scale` per output channel
+ * (group_size 0) or per group of group_size inputs (a tensor whose input size group_size does
+ * not divide keeps one scale per output channel); embeddings, norms and biases are copied as
+ * they are. config.json gets "quantization_config" {"quant_method": "jetnative", "weight_dtype",
+ * "group_size"}; the other non-weight files (tokenizer, generation config, eval.json) are copied.
+ * Safetensors shards of at most 2 GiB of tensor data. `progress` (may be NULL) gets the fraction
+ * done; returning 0 cancels (JET_ERR_CANCELLED). JET_ERR_INVALID_ARGUMENT for a bad type or
+ * group size; JET_ERR_FORMAT for an invalid or already quantized checkpoint; JET_ERR_IO naming
+ * the path when reading or writing fails. */
+JET_API jet_status jet_checkpoint_quantize(const char *in_folder, const char *out_folder,
+                                           int32_t type, int32_t group_size,
+                                           jet_progress_callback progress, void *user_data);
+
 JET_API void jet_model_free(jet_model *model);
 
 typedef struct jet_model_info {
@@ -177,6 +204,9 @@ typedef struct jet_model_info {
     int32_t reserved0;
     int64_t n_params;           /* parameters (tied embedding counted once)                */
     int64_t weight_bytes;       /* bytes the weights occupy on the model's device          */
+    int32_t weight_dtype;       /* jet_weight_dtype of the linear layers' weights (as stored) */
+    int32_t weight_group_size;  /* quantized: inputs per scale (0: one scale per output
+                                   channel); 0 when not quantized                          */
 } jet_model_info;
 
 /* Fills *out (out->size must be set by the caller). */

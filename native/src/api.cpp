@@ -16,6 +16,7 @@
 #include "jet.h"
 #include "log_sink.h"
 #include "model_info.h"
+#include "quantize.h"
 #include "sampler.h"
 #include "weights.h"
 
@@ -37,6 +38,7 @@ struct ModelImpl {
     std::unique_ptr<jet::Backend> backend;
     jet_device device = JET_DEVICE_CPU;
     int64_t n_params = 0;
+    jet_weight_dtype weight_dtype = JET_WEIGHT_BF16;
 };
 
 // Copies the caller's params struct over the defaults: only the fields its `size` covers.
@@ -75,8 +77,14 @@ std::shared_ptr<ModelImpl> make_model(const jet::Config &cfg,
     auto m = std::make_shared<ModelImpl>();
     m->cfg = cfg;
     m->n_params = w->n_params();
+    m->weight_dtype = w->weight_dtype();
     m->device = static_cast<jet_device>(p.device);
     if (p.device == JET_DEVICE_CUDA) {
+        // The CUDA backend's quantized path is FP8 (docs/quantization.md); INT8 runs on the CPU.
+        if (m->weight_dtype == JET_WEIGHT_INT8)
+            throw jet::Error(JET_ERR_UNSUPPORTED,
+                             "INT8 weights run on the CPU device only; for CUDA, quantize with "
+                             "--type fp8 (jet_checkpoint_quantize with JET_WEIGHT_FP8_E4M3)");
         m->backend = jet::make_cuda_backend(cfg, std::move(w), p.device_index);
     } else {
         m->backend = jet::make_cpu_backend(cfg, std::move(w), p.n_threads);
@@ -339,6 +347,17 @@ jet_status jet_checkpoint_write_random(const char *config_json, uint64_t seed, c
     });
 }
 
+jet_status jet_checkpoint_quantize(const char *in_folder, const char *out_folder, int32_t type,
+                                   int32_t group_size, jet_progress_callback progress,
+                                   void *user_data) {
+    return guard("jet_checkpoint_quantize", [&] {
+        if (!in_folder) invalid("in_folder is NULL");
+        if (!out_folder) invalid("out_folder is NULL");
+        jet::quantize_checkpoint(in_folder, out_folder, static_cast<jet_weight_dtype>(type),
+                                 group_size, progress, user_data);
+    });
+}
+
 void jet_model_free(jet_model *model) { delete model; }
 
 jet_status jet_model_get_info(const jet_model *model, jet_model_info *out) {
@@ -346,7 +365,9 @@ jet_status jet_model_get_info(const jet_model *model, jet_model_info *out) {
         if (!model) invalid("model is NULL");
         const ModelImpl &m = *model->impl;
         jet::copy_model_info(
-            jet::model_info(m.cfg, m.device, m.n_params, m.backend->weight_bytes()), out);
+            jet::model_info(m.cfg, m.device, m.n_params, m.backend->weight_bytes(),
+                            m.weight_dtype),
+            out);
     });
 }
 

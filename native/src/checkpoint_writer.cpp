@@ -52,23 +52,18 @@ private:
 };
 
 struct Shard {
-    std::vector<Weights::Expected> tensors;
+    std::vector<const OutTensor *> tensors;
     uint64_t bytes = 0;
 };
 
-uint64_t bytes_of(const Weights::Expected &e) {
-    uint64_t n = 2;  // bf16
-    for (int64_t s : e.shape) n *= uint64_t(s);
-    return n;
-}
-
-void write_shard(const std::string &path, const Shard &shard, uint64_t seed) {
+void write_shard(const std::string &path, const Shard &shard,
+                 const std::function<void(const OutTensor &)> &done) {
     json header = json::object();
     uint64_t offset = 0;
-    for (const auto &e : shard.tensors) {
-        header[e.name] = {{"dtype", "BF16"}, {"shape", e.shape},
-                          {"data_offsets", {offset, offset + bytes_of(e)}}};
-        offset += bytes_of(e);
+    for (const OutTensor *e : shard.tensors) {
+        header[e->name] = {{"dtype", e->dtype}, {"shape", e->shape},
+                           {"data_offsets", {offset, offset + e->bytes}}};
+        offset += e->bytes;
     }
     header["__metadata__"] = {{"format", "pt"}};
     std::string text = header.dump();
@@ -78,9 +73,16 @@ void write_shard(const std::string &path, const Shard &shard, uint64_t seed) {
     OutFile out(path);
     out.write(len, 8);
     out.write(text.data(), text.size());
-    for (const auto &e : shard.tensors) {
-        const std::vector<uint16_t> data = Weights::random_tensor(e, seed);  // little-endian host
-        out.write(data.data(), data.size() * sizeof(uint16_t));
+    std::vector<uint8_t> data;
+    for (const OutTensor *e : shard.tensors) {
+        data.clear();
+        e->data(data);  // little-endian host
+        if (data.size() != e->bytes)
+            throw Error(JET_ERR_INTERNAL, "tensor '" + e->name + "': " +
+                                              std::to_string(data.size()) + " bytes produced, " +
+                                              std::to_string(e->bytes) + " expected");
+        out.write(data.data(), data.size());
+        if (done) done(*e);
     }
     out.commit();
 }
@@ -93,9 +95,9 @@ void write_text(const std::string &path, const std::string &text) {
 
 }  // namespace
 
-void write_random_checkpoint(const std::string &config_json, uint64_t seed,
-                             const std::string &folder, uint64_t max_shard_bytes) {
-    const Config cfg = parse_config(config_json);
+void write_checkpoint(const std::string &folder, const std::string &config_json,
+                      const std::vector<OutTensor> &tensors, uint64_t max_shard_bytes,
+                      const std::function<void(const OutTensor &)> &done) {
     if (folder.empty()) throw Error(JET_ERR_INVALID_ARGUMENT, "checkpoint folder is empty");
     std::error_code ec;
     std::filesystem::create_directories(folder, ec);
@@ -106,17 +108,17 @@ void write_random_checkpoint(const std::string &config_json, uint64_t seed,
     const uint64_t limit = max_shard_bytes ? max_shard_bytes : kDefaultShardBytes;
 
     std::vector<Shard> shards(1);
-    for (const auto &e : Weights::expected(cfg)) {
-        if (!shards.back().tensors.empty() && shards.back().bytes + bytes_of(e) > limit)
+    for (const auto &e : tensors) {
+        if (!shards.back().tensors.empty() && shards.back().bytes + e.bytes > limit)
             shards.emplace_back();
-        shards.back().tensors.push_back(e);
-        shards.back().bytes += bytes_of(e);
+        shards.back().tensors.push_back(&e);
+        shards.back().bytes += e.bytes;
     }
     write_text(dir + "config.json", config_json);
     const std::string index = dir + "model.safetensors.index.json";
     if (shards.size() == 1) {
         std::remove(index.c_str());  // the loader prefers an index: none may be left over
-        write_shard(dir + "model.safetensors", shards[0], seed);
+        write_shard(dir + "model.safetensors", shards[0], done);
         return;
     }
     json weight_map = json::object();
@@ -125,13 +127,29 @@ void write_random_checkpoint(const std::string &config_json, uint64_t seed,
     for (int i = 0; i < n; ++i) {
         char name[64];
         std::snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", i + 1, n);
-        write_shard(dir + name, shards[size_t(i)], seed);
-        for (const auto &e : shards[size_t(i)].tensors) weight_map[e.name] = name;
+        write_shard(dir + name, shards[size_t(i)], done);
+        for (const OutTensor *e : shards[size_t(i)].tensors) weight_map[e->name] = name;
         total += shards[size_t(i)].bytes;
     }
     std::remove((dir + "model.safetensors").c_str());
     const json idx = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
     write_text(index, idx.dump(2) + "\n");
+}
+
+void write_random_checkpoint(const std::string &config_json, uint64_t seed,
+                             const std::string &folder, uint64_t max_shard_bytes) {
+    const Config cfg = parse_config(config_json);
+    std::vector<OutTensor> tensors;
+    for (const auto &e : Weights::expected(cfg)) {
+        uint64_t n = 1;
+        for (int64_t s : e.shape) n *= uint64_t(s);
+        tensors.push_back({e.name, "BF16", e.shape, 2 * n, [e, seed](std::vector<uint8_t> &out) {
+                               const std::vector<uint16_t> v = Weights::random_tensor(e, seed);
+                               out.resize(v.size() * 2);
+                               std::memcpy(out.data(), v.data(), out.size());
+                           }});
+    }
+    write_checkpoint(folder, config_json, tensors, max_shard_bytes, nullptr);
 }
 
 }  // namespace jet

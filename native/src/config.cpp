@@ -196,6 +196,7 @@ Config parse_config(const std::string &json_text) {
             }
         }
     }
+    c.quant = parse_quant_config(j);
     return c;
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "jet.h"
+#include "quant_format.h"
 
 namespace jet {
 
@@ -37,6 +38,9 @@ struct Config {
     int jet_conv_size = 0;       // W: conv_size
     int jet_gen_hidden = 0;      // value_dim / dconv_generator_reduction
     float jet_norm_eps = 1e-5f;  // norm_eps (a string in the file)
+
+    // quantization_config (quant_format.h): how the linear weights are stored.
+    QuantConfig quant;
 
     int jet_key_dim() const { return jet_num_heads * jet_head_k_dim; }
     int jet_value_dim() const { return jet_num_heads * jet_head_v_dim; }

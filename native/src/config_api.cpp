@@ -62,7 +62,9 @@ jet_status jet_config_get_info(const char *config_json, jet_model_info *out) {
     return guard("jet_config_get_info", [&] {
         const jet::Config cfg = parse(config_json);
         const int64_t n = n_params(cfg);
-        jet::copy_model_info(jet::model_info(cfg, JET_DEVICE_CPU, n, n * 2), out);
+        const jet_weight_dtype dtype =
+            cfg.quant.method == jet::QuantMethod::None ? JET_WEIGHT_BF16 : cfg.quant.weight_dtype;
+        jet::copy_model_info(jet::model_info(cfg, JET_DEVICE_CPU, n, n * 2, dtype), out);
     });
 }
 

@@ -1,5 +1,5 @@
 // cpu_backend.cpp - the Jet-Nemotron forward pass on the CPU (docs/model.md sections 4 and 5): float32
-// activations, bf16 or float32 weight matrices (cpu_backend.h).
+// activations, bf16, INT8/FP8 (quantized) or float32 weight matrices (cpu_backend.h).
 #include "cpu_backend.h"
 
 #include <algorithm>
@@ -43,7 +43,15 @@ CpuBackend::CpuBackend(const Config &cfg, std::shared_ptr<const Weights> w, int 
     auto matrix = [&](Role role, int layer) {
         const TensorView &t = weights_->get(role, layer);
         Matrix m;
-        if (t.dtype == DType::BF16 && reinterpret_cast<uintptr_t>(t.data) % alignof(uint16_t) == 0) {
+        if (const TensorView *sc = weights_->scale(role, layer)) {
+            m.scale = static_cast<const float *>(sc->data);
+            m.group = weights_->group_size(role, layer);
+            if (t.dtype == DType::I8)
+                m.q8 = static_cast<const int8_t *>(t.data);
+            else
+                m.fp8 = static_cast<const uint8_t *>(t.data);
+            weight_bytes_ += t.numel() + sc->numel() * int64_t(sizeof(float));
+        } else if (t.dtype == DType::BF16 && reinterpret_cast<uintptr_t>(t.data) % alignof(uint16_t) == 0) {
             m.bf16 = static_cast<const uint16_t *>(t.data);
             weight_bytes_ += t.numel() * int64_t(sizeof(uint16_t));
         } else {
@@ -99,6 +107,10 @@ void CpuBackend::matmul(const Matrix &W, const float *x, const float *bias, floa
                         int N) {
     if (W.bf16)
         cpu::matmul_bf16(x, W.bf16, bias, y, T, K, N);
+    else if (W.q8)
+        cpu::matmul_q8(x, W.q8, W.scale, W.group, bias, y, T, K, N);
+    else if (W.fp8)
+        cpu::matmul_fp8(x, W.fp8, W.scale, W.group, bias, y, T, K, N);
     else
         cpu::matmul(x, W.f32.data(), bias, y, T, K, N);
 }

@@ -1,6 +1,7 @@
 // cpu_backend.h - the CPU forward pass (cpu/ops.h operators, float32 activations). Weight matrices
 // stay bf16 when the checkpoint is bf16 (used in place: no copy, half the bytes to stream in
-// decode); other dtypes and the small vectors are widened to float32 at load.
+// decode), INT8/FP8 quantized ones stay quantized (a quarter of the bytes, cpu/matmul_q8.cpp);
+// other dtypes and the small vectors are widened to float32 at load.
 #pragma once
 
 #include <functional>
@@ -36,11 +37,15 @@ public:
 
 private:
     // A weight matrix [N, K] (a Linear weight, the embedding): the checkpoint's bf16 in place,
-    // or widened to fp32.
+    // its INT8/FP8 values in place with their scales (Weights::scale), or widened to fp32.
     struct Matrix {
         std::vector<float> f32;
         const uint16_t *bf16 = nullptr;
-        bool empty() const { return f32.empty() && !bf16; }
+        const int8_t *q8 = nullptr;
+        const uint8_t *fp8 = nullptr;
+        const float *scale = nullptr;  // [N, K / group] for q8/fp8
+        int group = 0;
+        bool empty() const { return f32.empty() && !bf16 && !q8 && !fp8; }
     };
     struct Layer {
         jet_layer_type type;

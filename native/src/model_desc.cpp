@@ -59,6 +59,31 @@ bool model_level(Role r) { return r == Role::Embed || r == Role::FinalNorm || r 
 
 }  // namespace
 
+bool role_quantizable(Role r) {
+    switch (r) {
+    case Role::LmHead:
+    case Role::MlpGate:
+    case Role::MlpUp:
+    case Role::MlpDown:
+    case Role::AttnQ:
+    case Role::AttnK:
+    case Role::AttnV:
+    case Role::AttnO:
+    case Role::JetQ:
+    case Role::JetK:
+    case Role::JetV:
+    case Role::JetA:
+    case Role::JetB:
+    case Role::JetG:
+    case Role::JetO:
+    case Role::JetGenW1:
+    case Role::JetGenW2:
+        return true;
+    default:
+        return false;
+    }
+}
+
 std::string tensor_name(Role r, int layer) {
     if (r >= Role::Count) throw Error(JET_ERR_INTERNAL, "tensor_name: invalid role");
     const char *name = kNames[size_t(r)].name;

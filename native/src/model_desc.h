@@ -62,6 +62,10 @@ constexpr int kNoLayer = -1;  // the layer argument of the model-level roles
 std::string tensor_name(Role r, int layer);
 // Its shape for `cfg`.
 std::vector<int64_t> tensor_shape(const Config &cfg, Role r);
+// True for the roles that may be stored quantized (INT8/FP8 with a scale): the Linear weights
+// (attention/JetBlock projections, the conv-kernel generator's w1/w2, MLP, LM head); never the
+// embedding, norms, biases, A_log or dt_bias.
+bool role_quantizable(Role r);
 // The roles of a layer of type `t`, in checkpoint order.
 const std::vector<Role> &layer_roles(jet_layer_type t);
 

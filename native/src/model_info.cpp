@@ -9,7 +9,7 @@
 namespace jet {
 
 jet_model_info model_info(const Config &c, jet_device device, int64_t n_params,
-                          int64_t weight_bytes) {
+                          int64_t weight_bytes, jet_weight_dtype weight_dtype) {
     jet_model_info i{};
     i.size = sizeof(i);
     i.device = device;
@@ -34,6 +34,11 @@ jet_model_info model_info(const Config &c, jet_device device, int64_t n_params,
     i.tie_word_embeddings = c.tie_word_embeddings ? 1 : 0;
     i.n_params = n_params;
     i.weight_bytes = weight_bytes;
+    i.weight_dtype = weight_dtype;
+    const bool quantized = weight_dtype == JET_WEIGHT_INT8 || weight_dtype == JET_WEIGHT_FP8_E4M3;
+    i.weight_group_size = !quantized ? 0
+                          : c.quant.method == QuantMethod::Fp8 ? c.quant.block_k
+                                                               : c.quant.group_size;
     return i;
 }
 

@@ -9,9 +9,10 @@
 
 namespace jet {
 
-// Every field of jet_model_info but `size`, from the config and the given totals.
+// Every field of jet_model_info but `size`, from the config and the given totals;
+// weight_group_size comes from cfg.quant when weight_dtype is a quantized type.
 jet_model_info model_info(const Config &cfg, jet_device device, int64_t n_params,
-                          int64_t weight_bytes);
+                          int64_t weight_bytes, jet_weight_dtype weight_dtype);
 
 // Copies `info` into the caller's struct, as much of it as out->size covers (an older, smaller
 // struct keeps working). Throws Error(JET_ERR_INVALID_ARGUMENT) for a null `out` or unset size.

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "error.h"
@@ -33,6 +34,8 @@ bool parse_dtype(const std::string &s, DType *out) {
     else if (s == "F16") *out = DType::F16;
     else if (s == "I64") *out = DType::I64;
     else if (s == "I32") *out = DType::I32;
+    else if (s == "I8") *out = DType::I8;
+    else if (s == "F8_E4M3") *out = DType::F8_E4M3;
     else return false;
     return true;
 }
@@ -80,8 +83,8 @@ size_t dtype_size(DType t) {
     case DType::F16: return 2;
     case DType::I64: return 8;
     case DType::I32: return 4;
-    case DType::F8_E4M3: return 1;
     case DType::I8: return 1;
+    case DType::F8_E4M3: return 1;
     }
     return 0;
 }
@@ -93,10 +96,29 @@ const char *dtype_name(DType t) {
     case DType::F16: return "F16";
     case DType::I64: return "I64";
     case DType::I32: return "I32";
-    case DType::F8_E4M3: return "F8_E4M3";
     case DType::I8: return "I8";
+    case DType::F8_E4M3: return "F8_E4M3";
     }
     return "?";
+}
+
+float fp8_e4m3_to_f32(uint8_t b) {
+    const uint32_t sign = uint32_t(b & 0x80) << 24;
+    const uint32_t e = (b >> 3) & 0xf, m = b & 0x7;
+    if (e == 15 && m == 7) return std::numeric_limits<float>::quiet_NaN();
+    float mag;
+    if (e == 0) {
+        mag = std::ldexp(float(m), -9);  // subnormal: m/8 * 2^-6
+    } else {
+        uint32_t bits = ((e + 120) << 23) | (m << 20);
+        std::memcpy(&mag, &bits, 4);
+    }
+    uint32_t bits;
+    std::memcpy(&bits, &mag, 4);
+    bits |= sign;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
 }
 
 int64_t TensorView::numel() const {
@@ -141,18 +163,11 @@ void TensorView::to_f32(float *dst) const {
             dst[i] = static_cast<float>(v);
         }
         return;
-    case DType::F8_E4M3:  // e4m3fn: bias 7, no infinities, S.1111.111 is NaN
-        for (int64_t i = 0; i < n; ++i) {
-            const uint8_t b = bytes[i];
-            const int e = (b >> 3) & 15, m = b & 7;
-            const float v = e == 15 && m == 7 ? std::nanf("")
-                            : e == 0          ? std::ldexp(float(m), -9)
-                                              : std::ldexp(float(8 + m), e - 10);
-            dst[i] = (b & 0x80) ? -v : v;
-        }
-        return;
     case DType::I8:
         for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(static_cast<int8_t>(bytes[i]));
+        return;
+    case DType::F8_E4M3:
+        for (int64_t i = 0; i < n; ++i) dst[i] = fp8_e4m3_to_f32(bytes[i]);
         return;
     }
 }

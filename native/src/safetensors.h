@@ -14,16 +14,21 @@
 
 namespace jet {
 
-enum class DType { F32, BF16, F16, I64, I32, F8_E4M3, I8 };  // F8_E4M3, I8: quantized weights
+// I8: int8 (quantized weights); F8_E4M3: float8 e4m3fn (1 sign, 4 exponent bits of bias 7,
+// 3 mantissa bits, no infinities, 0x7f/0xff NaN), the FP8 weights Hugging Face tools publish.
+enum class DType { F32, BF16, F16, I64, I32, I8, F8_E4M3 };
 size_t dtype_size(DType t);
 const char *dtype_name(DType t);
+// The float32 value of an FP8 e4m3fn byte (exact; NaN for 0x7f and 0xff).
+float fp8_e4m3_to_f32(uint8_t b);
 
 struct TensorView {
     DType dtype = DType::F32;
     std::vector<int64_t> shape;
     const void *data = nullptr;  // valid while the owning file/Weights lives
     int64_t numel() const;
-    // Float types only: converts to float32 into dst (numel() floats).
+    // Converts to float32 into dst (numel() floats). I8 and F8_E4M3 give the stored values
+    // (a quantized weight's q, without its scale).
     void to_f32(float *dst) const;
     std::vector<float> to_f32() const;
 };

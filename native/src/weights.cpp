@@ -20,6 +20,7 @@ namespace jet {
 struct Weights::Storage {
     std::vector<std::shared_ptr<SafetensorsFile>> files;  // memory-mapped checkpoint files
     std::vector<std::vector<uint16_t>> owned;             // random weights (bf16)
+    std::vector<std::vector<float>> scales;               // quantization scales, F32 [N, groups]
 };
 
 namespace {
@@ -64,17 +65,112 @@ bool ends_with(const std::string &s, const std::string &suffix) {
 
 }  // namespace
 
-const TensorView &Weights::check_tensor(const SafetensorsFile &file, const Expected &e) {
+const TensorView &Weights::check_tensor(const SafetensorsFile &file, const Expected &e,
+                                        const Config &cfg) {
     if (!file.has(e.name))
         throw Error(JET_ERR_FORMAT, file.path() + ": missing tensor '" + e.name + "'");
     const TensorView &t = file.get(e.name);
-    if (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16)
+    const bool quantized = t.dtype == DType::I8 || t.dtype == DType::F8_E4M3;
+    if (quantized) {
+        const std::string what = file.path() + ": tensor '" + e.name + "' is quantized (" +
+                                 dtype_name(t.dtype) + ")";
+        if (!role_quantizable(e.role))
+            throw Error(JET_ERR_FORMAT, what + ", but only linear-layer weights may be "
+                                               "(embeddings, norms and biases never)");
+        if (cfg.quant.method == QuantMethod::None)
+            throw Error(JET_ERR_FORMAT, what + ", but config.json has no quantization_config");
+        const DType want = cfg.quant.weight_dtype == JET_WEIGHT_INT8 ? DType::I8 : DType::F8_E4M3;
+        if (t.dtype != want)
+            throw Error(JET_ERR_FORMAT, what + ", but quantization_config says " +
+                                            weight_dtype_name(cfg.quant.weight_dtype));
+    } else if (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16) {
         throw Error(JET_ERR_FORMAT, file.path() + ": tensor '" + e.name + "' has dtype " +
-                                        dtype_name(t.dtype) + ", expected BF16, F16 or F32");
+                                        dtype_name(t.dtype) + ", expected BF16, F16 or F32" +
+                                        (role_quantizable(e.role) ? " (or I8/F8_E4M3 with a scale)" : ""));
+    }
     if (t.shape != e.shape)
         throw Error(JET_ERR_FORMAT, file.path() + ": tensor '" + e.name + "' has shape " +
                                         shape_str(t.shape) + ", expected " + shape_str(e.shape));
     return t;
+}
+
+void Weights::bind(const SafetensorsFile &file, const Expected &e, const Config &cfg,
+                   const FileOf &file_of) {
+    const TensorView &t = check_tensor(file, e, cfg);
+    tensors_[e.name] = t;
+    if (t.dtype == DType::I8 || t.dtype == DType::F8_E4M3) {
+        bind_scale(e, t, cfg, file_of);
+        weight_dtype_ = cfg.quant.weight_dtype;
+    }
+}
+
+void Weights::bind_scale(const Expected &e, const TensorView &q, const Config &cfg,
+                         const FileOf &file_of) {
+    const std::string base = ends_with(e.name, ".weight") ? e.name.substr(0, e.name.size() - 7) : e.name;
+    const bool blocks = cfg.quant.block_n > 0;
+    const std::string name = base + (blocks ? ".weight_scale_inv" : ".weight_scale");
+    const SafetensorsFile *file = file_of(name);
+    if (!file || !file->has(name))
+        throw Error(JET_ERR_FORMAT, "missing tensor '" + name + "' (the scale of quantized tensor '" +
+                                        e.name + "')");
+    const TensorView &s = file->get(name);
+    const std::string where = file->path() + ": tensor '" + name + "'";
+    if (s.dtype != DType::F32 && s.dtype != DType::BF16 && s.dtype != DType::F16)
+        throw Error(JET_ERR_FORMAT, where + " has dtype " + dtype_name(s.dtype) +
+                                        ", expected F32, BF16 or F16");
+    const int64_t N = e.shape[0], K = e.shape[1];
+    const std::vector<float> src = s.to_f32();
+    std::vector<float> out;
+    int64_t groups = 1;
+    if (blocks) {
+        const int64_t bn = cfg.quant.block_n, bk = cfg.quant.block_k;
+        const std::vector<int64_t> want = {(N + bn - 1) / bn, (K + bk - 1) / bk};
+        if (s.shape != want)
+            throw Error(JET_ERR_FORMAT, where + " has shape " + shape_str(s.shape) + ", expected " +
+                                            shape_str(want) + " (weight_block_size [" +
+                                            std::to_string(bn) + ", " + std::to_string(bk) +
+                                            "] of " + shape_str(e.shape) + ")");
+        if (K % bk != 0)
+            throw Error(JET_ERR_FORMAT, where + ": the block width " + std::to_string(bk) +
+                                            " does not divide the input size " + std::to_string(K) +
+                                            " of '" + e.name + "' (not supported)");
+        groups = K / bk;
+        out.resize(size_t(N * groups));
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t g = 0; g < groups; ++g) out[size_t(n * groups + g)] = src[size_t((n / bn) * groups + g)];
+    } else if (s.numel() == 1 && (s.shape.empty() || s.shape == std::vector<int64_t>{1}) && N != 1) {
+        if (q.dtype != DType::F8_E4M3)
+            throw Error(JET_ERR_FORMAT, where + " is a per-tensor scale; only FP8 weights may have "
+                                                "one (INT8 needs [N] or [N, K / group])");
+        out.assign(size_t(N), src[0]);
+    } else if (s.shape == std::vector<int64_t>{N} || s.shape == std::vector<int64_t>{N, 1}) {
+        out = src;
+    } else if (s.shape.size() == 2 && s.shape[0] == N && s.shape[1] > 1 && K % s.shape[1] == 0) {
+        groups = s.shape[1];
+        if (cfg.quant.group_size > 0 && K / groups != cfg.quant.group_size)
+            throw Error(JET_ERR_FORMAT, where + " has shape " + shape_str(s.shape) + ": groups of " +
+                                            std::to_string(K / groups) + ", but quantization_config "
+                                            "says group_size " + std::to_string(cfg.quant.group_size));
+        out = src;
+    } else {
+        throw Error(JET_ERR_FORMAT, where + " has shape " + shape_str(s.shape) + ", expected [" +
+                                        std::to_string(N) + "], [" + std::to_string(N) + ", 1] or [" +
+                                        std::to_string(N) + ", K / group] with the group dividing K = " +
+                                        std::to_string(K) +
+                                        (q.dtype == DType::F8_E4M3 ? " (or one per-tensor value)" : ""));
+    }
+    for (size_t i = 0; i < src.size(); ++i)  // the shape is right: now the values
+        if (!std::isfinite(src[i]) || src[i] <= 0.0f)
+            throw Error(JET_ERR_FORMAT, where + " has a non-finite or non-positive scale (" +
+                                            std::to_string(src[i]) + " at index " +
+                                            std::to_string(i) + ")");
+    Scale sc;
+    sc.view.dtype = DType::F32;
+    sc.view.shape = {N, groups};
+    sc.group = int(K / groups);
+    storage_->scales.push_back(std::move(out));
+    sc.view.data = storage_->scales.back().data();  // the vector's buffer does not move
+    scales_[e.name] = sc;
 }
 
 std::shared_ptr<Weights> Weights::from_file(std::shared_ptr<SafetensorsFile> file,
@@ -82,7 +178,9 @@ std::shared_ptr<Weights> Weights::from_file(std::shared_ptr<SafetensorsFile> fil
     auto w = std::make_shared<Weights>();
     w->storage_ = std::make_shared<Storage>();
     w->storage_->files.push_back(file);
-    for (const Expected &e : expected(cfg)) w->tensors_[e.name] = check_tensor(*file, e);
+    const FileOf file_of = [&](const std::string &) { return file.get(); };
+    for (const Expected &e : expected(cfg)) w->bind(*file, e, cfg, file_of);
+    w->finish_dtype(cfg);
     return w;
 }
 
@@ -136,18 +234,17 @@ std::shared_ptr<Weights> Weights::load(const std::string &folder, const Config &
             throw Error(JET_ERR_CANCELLED, "model load cancelled by the progress callback");
     }
 
+    const FileOf file_of = [&](const std::string &name) -> const SafetensorsFile * {
+        if (weight_map.is_null()) return shards.begin()->second.get();
+        auto it = weight_map.find(name);
+        return it == weight_map.end() ? nullptr : shards[it->get<std::string>()].get();
+    };
     for (const Expected &e : expected(cfg)) {
-        const SafetensorsFile *file = nullptr;
-        if (!weight_map.is_null()) {
-            auto it = weight_map.find(e.name);
-            if (it == weight_map.end())
-                throw Error(JET_ERR_FORMAT, index + ": missing tensor '" + e.name + "'");
-            file = shards[it->get<std::string>()].get();
-        } else {
-            file = shards.begin()->second.get();
-        }
-        w->tensors_[e.name] = check_tensor(*file, e);
+        const SafetensorsFile *file = file_of(e.name);
+        if (!file) throw Error(JET_ERR_FORMAT, index + ": missing tensor '" + e.name + "'");
+        w->bind(*file, e, cfg, file_of);
     }
+    w->finish_dtype(cfg);
     if (progress && !progress(1.0f, user_data))
         throw Error(JET_ERR_CANCELLED, "model load cancelled by the progress callback");
     return w;
@@ -227,12 +324,24 @@ const TensorView &Weights::get(const std::string &name) const {
 
 const TensorView &Weights::get(Role role, int layer) const { return get(tensor_name(role, layer)); }
 
-// Minimal until the quantized loader lands (branch quant): no tensor carries scales yet.
-const TensorView *Weights::scale(Role, int) const { return nullptr; }
+const TensorView *Weights::scale(Role role, int layer) const {
+    auto it = scales_.find(tensor_name(role, layer));
+    return it == scales_.end() ? nullptr : &it->second.view;
+}
 
 int Weights::group_size(Role role, int layer) const {
-    const TensorView &t = get(role, layer);
-    return t.shape.size() == 2 ? int(t.shape[1]) : 0;
+    auto it = scales_.find(tensor_name(role, layer));
+    return it == scales_.end() ? 0 : it->second.group;
+}
+
+void Weights::finish_dtype(const Config &cfg) {
+    if (!scales_.empty()) return;  // bind() set the quantized type
+    if (cfg.num_layers == 0) return;
+    switch (get(Role::MlpGate, 0).dtype) {
+    case DType::F32: weight_dtype_ = JET_WEIGHT_F32; break;
+    case DType::F16: weight_dtype_ = JET_WEIGHT_F16; break;
+    default: weight_dtype_ = JET_WEIGHT_BF16; break;
+    }
 }
 
 bool Weights::has(const std::string &name) const { return tensors_.count(name) != 0; }

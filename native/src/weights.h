@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -38,19 +39,43 @@ public:
 
     const TensorView &get(const std::string &name) const;  // throws JET_ERR_FORMAT if missing
     // The tensor of `role` in `layer` (kNoLayer for the model-level roles); what backends use.
+    // A quantized linear weight (docs/quantization.md) comes back as stored: dtype I8 or
+    // F8_E4M3, shape [N, K], its values q; scale() gives its dequantization scales.
     const TensorView &get(Role role, int layer) const;
-    // Weight-only quantized tensors (issue 15; the loader fills them): the F32 scales [N, n_groups]
-    // of role's [N, K] weight, nullptr for an unquantized tensor; K values per scale along K.
+    // nullptr for an unquantized tensor; for a quantized one the F32 scales [N, n_groups]
+    // (row-major, contiguous): dequantized W[n][k] = q[n][k] * scale[n][k / group_size].
+    // Per-channel scales have n_groups 1; a per-tensor scale is expanded to [N, 1] at load.
+    // Valid while the Weights live; every value is finite and positive.
     const TensorView *scale(Role role, int layer) const;
+    // Inputs per scale of a quantized tensor: K / n_groups (K for per-channel); 0 when the tensor
+    // is not quantized.
     int group_size(Role role, int layer) const;
+    // What the linear layers' weights are stored as (jet_model_info.weight_dtype): INT8 or
+    // FP8_E4M3 when any is quantized, else the dtype of the first layer's MLP gate weight.
+    jet_weight_dtype weight_dtype() const { return weight_dtype_; }
     bool has(const std::string &name) const;
     int64_t n_params() const;
 
 private:
-    static const TensorView &check_tensor(const SafetensorsFile &file, const Expected &e);
+    // The file that holds tensor `name`, or nullptr.
+    using FileOf = std::function<const SafetensorsFile *(const std::string &name)>;
+    static const TensorView &check_tensor(const SafetensorsFile &file, const Expected &e,
+                                          const Config &cfg);
+    // Binds e (found in `file`) and, when quantized, its validated scale.
+    void bind(const SafetensorsFile &file, const Expected &e, const Config &cfg,
+              const FileOf &file_of);
+    void bind_scale(const Expected &e, const TensorView &q, const Config &cfg,
+                    const FileOf &file_of);
+    void finish_dtype(const Config &cfg);  // weight_dtype_ of an unquantized checkpoint
+    struct Scale {
+        TensorView view;  // F32 [N, n_groups]
+        int group = 0;
+    };
     struct Storage;
     std::shared_ptr<Storage> storage_;
     std::unordered_map<std::string, TensorView> tensors_;
+    std::unordered_map<std::string, Scale> scales_;  // by weight name
+    jet_weight_dtype weight_dtype_ = JET_WEIGHT_BF16;
 };
 
 }  // namespace jet

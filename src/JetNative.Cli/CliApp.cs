@@ -23,6 +23,7 @@ internal static class CliApp
             BenchCommand.Create(io),
             SearchCommand.Create(io),
             RandomCheckpointCommand.Create(io),
+            QuantizeCommand.Create(io),
             GatewayCommand.Create(io),
             ServeCommand.Create(io),
         };

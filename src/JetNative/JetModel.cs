@@ -149,6 +149,50 @@ public sealed class JetModel : IDisposable
         JetException.Check(NativeMethods.jet_checkpoint_write_random(configJson, seed, folder, (ulong)maxShardBytes));
     }
 
+    /// <summary>
+    /// Writes a weight-only quantized copy of the checkpoint <paramref name="pathOrRepoId"/> (a folder,
+    /// or a repo id in the local Hugging Face cache) into <paramref name="outputFolder"/>: every
+    /// linear layer's weight as <paramref name="type"/> (<see cref="JetWeightDtype.Int8"/> or
+    /// <see cref="JetWeightDtype.Fp8E4m3"/>) with a float scale per output channel
+    /// (<paramref name="groupSize"/> 0) or per group of <paramref name="groupSize"/> inputs, the rest
+    /// copied; config.json gains "quantization_config" and the tokenizer files are copied
+    /// (docs/quantization.md). Throws ArgumentException for a bad type or group size, JetException
+    /// with the engine's message for a bad checkpoint or a folder that cannot be written,
+    /// OperationCanceledException when cancelled.
+    /// </summary>
+    public static void QuantizeCheckpoint(string pathOrRepoId, string outputFolder, JetWeightDtype type, int groupSize = 0,
+        IProgress<float>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(pathOrRepoId);
+        ArgumentException.ThrowIfNullOrWhiteSpace(outputFolder);
+        if (type is not (JetWeightDtype.Int8 or JetWeightDtype.Fp8E4m3))
+            throw new ArgumentOutOfRangeException(nameof(type), type, "the quantized types are Int8 and Fp8E4m3");
+        ArgumentOutOfRangeException.ThrowIfNegative(groupSize);
+        cancellationToken.ThrowIfCancellationRequested();
+        JetNativeLibrary.EnsureLoaded();
+        string folder = HuggingFaceCache.ResolveModelFolder(pathOrRepoId);
+        var state = new CallbackState { Progress = progress, CancellationToken = cancellationToken };
+        GCHandle gc = GCHandle.Alloc(state);
+        try
+        {
+            unsafe
+            {
+                JetStatus status = NativeMethods.jet_checkpoint_quantize(folder, outputFolder, (int)type, groupSize,
+                    Callbacks.Progress, GCHandle.ToIntPtr(gc));
+                if (status == JetStatus.Ok) return;
+                string message = JetException.LastNativeError();
+                state.ThrowIfFailed();
+                if (status == JetStatus.Cancelled)
+                    throw new OperationCanceledException(message, cancellationToken);
+                throw new JetException(status, message.Length > 0 ? message : $"cannot quantize {folder}");
+            }
+        }
+        finally
+        {
+            gc.Free();
+        }
+    }
+
     private static unsafe NativeModelParams ToNative(JetModelOptions o)
     {
         if (o.Threads < 0)

@@ -49,6 +49,14 @@ public sealed record JetModelInfo
     public long ParameterCount { get; init; }
     /// <summary>Bytes the weights occupy on the model's device.</summary>
     public long WeightBytes { get; init; }
+    /// <summary>
+    /// What the linear layers' weights are stored as: <see cref="JetWeightDtype.Int8"/> or
+    /// <see cref="JetWeightDtype.Fp8E4m3"/> for a weight-only quantized checkpoint (docs/quantization.md),
+    /// else the checkpoint's float type.
+    /// </summary>
+    public JetWeightDtype WeightDtype { get; init; }
+    /// <summary>Quantized weights: inputs per scale (0: one scale per output channel); 0 when not quantized.</summary>
+    public int WeightGroupSize { get; init; }
     /// <summary>The mixer of each layer, in order.</summary>
     public IReadOnlyList<JetLayerType> Layers { get; init; } = [];
 
@@ -76,6 +84,8 @@ public sealed record JetModelInfo
         TieWordEmbeddings = n.TieWordEmbeddings != 0,
         ParameterCount = n.NParams,
         WeightBytes = n.WeightBytes,
+        WeightDtype = (JetWeightDtype)n.WeightDtype,
+        WeightGroupSize = n.WeightGroupSize,
         Layers = layers,
     };
 }

@@ -423,9 +423,16 @@ void matmul_bf16(const float *x, const uint16_t *W, const float *bias, float *y,
         });
         return;
     }
-    // Many rows: each thread takes a slice of the columns and, block by block of W rows,
-    // widens the block to fp32 (a few MiB at most) and runs the fp32 GEMM on it. The widening
-    // reads W once; the GEMM's work is T times larger.
+    matmul_widened(
+        [W, K](int64_t n0, int64_t n1, float *dst) { bf16_rows_to_f32(W + n0 * K, dst, (n1 - n0) * K); },
+        x, bias, y, T, K, N);
+}
+
+void matmul_widened(const std::function<void(int64_t, int64_t, float *)> &widen, const float *x,
+                    const float *bias, float *y, int T, int K, int N) {
+    // Each thread takes a slice of the columns and, block by block of W rows, widens the block
+    // to fp32 (a few MiB at most) and runs the fp32 GEMM on it. The widening reads W once; the
+    // GEMM's work is T times larger.
     const int64_t block_rows = std::max<int64_t>(16, ((1 << 20) / K) / 16 * 16);
 #if !JET_HAVE_OPENBLAS
     const Kernel kernel = pick_kernel();
@@ -440,7 +447,7 @@ void matmul_bf16(const float *x, const uint16_t *W, const float *bias, float *y,
 #endif
         for (int64_t n0 = s0; n0 < s1; n0 += block_rows) {
             const int64_t n1 = std::min(s1, n0 + block_rows);
-            bf16_rows_to_f32(W + n0 * K, wf.data(), (n1 - n0) * K);
+            widen(n0, n1, wf.data());
 #if JET_HAVE_OPENBLAS
             static std::once_flag once;
             std::call_once(once, [] { openblas_set_num_threads(1); });

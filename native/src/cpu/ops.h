@@ -21,6 +21,14 @@ const char *matmul_backend();
 // is up to twice as fast, and W needs no fp32 copy. x, bias and y stay fp32; sums are fp32.
 void matmul_bf16(const float *x, const uint16_t *W, const float *bias, float *y, int T, int K,
                  int N);
+// matmul with weight-only quantized W [N, K] (docs/quantization.md): int8 values (matmul_q8) or
+// FP8 e4m3fn bytes (matmul_fp8) and fp32 scales [N, K / group] (group divides K; group == K:
+// one scale per output channel): W[n][k] = q[n][k] * scale[n * (K / group) + k / group].
+// x, bias and y fp32; sums fp32 (cpu/matmul_q8.cpp).
+void matmul_q8(const float *x, const int8_t *W, const float *scale, int group, const float *bias,
+               float *y, int T, int K, int N);
+void matmul_fp8(const float *x, const uint8_t *W, const float *scale, int group,
+                const float *bias, float *y, int T, int K, int N);
 // dst[i] = the float32 value of the bfloat16 bits src[i] (exact).
 void bf16_to_f32(const uint16_t *src, float *dst, int64_t n);
 

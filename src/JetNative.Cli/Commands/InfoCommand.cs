@@ -32,6 +32,17 @@ internal static class InfoCommand
         return command;
     }
 
+    /// <summary>The weight storage of the linear layers, e.g. "bf16" or "int8, groups of 128".</summary>
+    internal static string WeightFormat(JetModelInfo i) => i.WeightDtype switch
+    {
+        JetWeightDtype.Int8 or JetWeightDtype.Fp8E4m3 =>
+            (i.WeightDtype == JetWeightDtype.Int8 ? "int8" : "fp8 e4m3") +
+            (i.WeightGroupSize > 0 ? $", a scale per {i.WeightGroupSize} inputs" : ", a scale per output channel"),
+        JetWeightDtype.F32 => "f32",
+        JetWeightDtype.F16 => "f16",
+        _ => "bf16",
+    };
+
     /// <summary>The lines <c>info</c> prints, as (key, value).</summary>
     internal static IEnumerable<(string Key, string Value)> Describe(JetModel model, long context)
     {
@@ -41,6 +52,7 @@ internal static class InfoCommand
         yield return ("device", i.Device == JetDevice.Cuda ? $"cuda:{model.Options.DeviceIndex}" : "cpu");
         yield return ("parameters", $"{i.ParameterCount.ToString("N0", inv)} ({Units.Count(i.ParameterCount)})");
         yield return ("weights", Units.Bytes(i.WeightBytes));
+        yield return ("weight format", WeightFormat(i));
         yield return ("vocab size", i.VocabSize.ToString(inv));
         yield return ("hidden size", i.HiddenSize.ToString(inv));
         yield return ("intermediate size", i.IntermediateSize.ToString(inv));
