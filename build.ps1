@@ -18,10 +18,18 @@
                    CLI as a dotnet tool package; .ci/package-test.sh tests them
       demo         run `jetnative generate "ROMEO:"` with the embedded demo model
 
+    -Target win-x64 (tasks native and native-test): cross-compiles jet.dll (CPU backend, the
+    engine's own GEMM) and the GoogleTest suite (jet_tests.exe, GoogleTest built from Debian's
+    /usr/src/googletest) with mingw-w64 (cmake/toolchains/mingw-w64-x86_64.cmake) into
+    build-win-x64; native-test runs the suite under wine64 (a wine prefix inside the build folder).
+    pack puts build-win-x64/native/jet.dll into JetNative.Runtime.Cpu (runtimes/win-x64/native)
+    when it was built. Needs g++-mingw-w64-x86-64-posix and wine64 (.ci/install-deps.sh).
+
 .EXAMPLE
     dotnet pwsh build.ps1 test
     dotnet pwsh build.ps1 native -Cuda -BuildDir build-cuda
     dotnet pwsh build.ps1 native-test -Sanitize -BuildDir build-asan
+    dotnet pwsh build.ps1 native-test -Target win-x64
 #>
 [CmdletBinding()]
 param(
@@ -45,7 +53,14 @@ param(
     # Parallel build jobs (CMake); default: 2, this team's machines have 2 cores.
     [int] $Jobs = $(if ($env:JET_JOBS) { [int]$env:JET_JOBS } else { 2 }),
     # Extra arguments for `jetnative generate` in the demo task.
-    [string[]] $DemoArgs = @()
+    [string[]] $DemoArgs = @(),
+    # Platform the engine is built for: host (this machine) or win-x64 (mingw-w64 cross-build,
+    # tested under wine64; tasks native and native-test). win-x64 builds into build-win-x64
+    # unless -BuildDir is given.
+    [ValidateSet('host', 'win-x64')]
+    [string] $Target = 'host',
+    # Build folder of the win-x64 engine whose jet.dll the pack task adds when it exists.
+    [string] $WinBuildDir = 'build-win-x64'
 )
 
 Set-StrictMode -Version 3.0
@@ -53,10 +68,14 @@ $ErrorActionPreference = 'Stop'
 $PSNativeCommandUseErrorActionPreference = $false  # exit codes are checked explicitly below
 
 $Root = $PSScriptRoot
+$CrossWin = $Target -eq 'win-x64'
+if ($CrossWin -and -not $PSBoundParameters.ContainsKey('BuildDir')) { $BuildDir = 'build-win-x64' }
+if (-not [System.IO.Path]::IsPathRooted($WinBuildDir)) { $WinBuildDir = Join-Path $Root $WinBuildDir }
 if (-not [System.IO.Path]::IsPathRooted($BuildDir)) { $BuildDir = Join-Path $Root $BuildDir }
 if (-not [System.IO.Path]::IsPathRooted($CudaBuildDir)) { $CudaBuildDir = Join-Path $Root $CudaBuildDir }
 $NativeLibDir = Join-Path $BuildDir 'native'
-$NativeLib = Join-Path $NativeLibDir 'libjet.so'
+$NativeLib = Join-Path $NativeLibDir $(if ($CrossWin) { 'jet.dll' } else { 'libjet.so' })
+$WinNativeLib = Join-Path $WinBuildDir 'native/jet.dll'
 $ResultsDir = Join-Path $Root 'artifacts/test-results'
 $CliProject = Join-Path $Root 'src/JetNative.Cli/JetNative.Cli.csproj'
 $LibProject = Join-Path $Root 'src/JetNative/JetNative.csproj'
@@ -96,20 +115,46 @@ function MSBuildProps { @("-p:JetNativeDir=$NativeLibDir", '-nologo', '-v:q', '-
 
 function Invoke-Native([string] $Dir = $BuildDir, [bool] $WithCuda = [bool]$Cuda, [bool] $LibraryOnly = $false) {
     Require-Command cmake 'Install the dependencies first: .ci/install-deps.sh (or ./build.sh, which runs it).'
-    # JET_BLAS_STATIC: OpenBLAS linked into libjet.so (Debian's libopenblas-dev ships libopenblas.a),
-    # so the packed library needs nothing beyond glibc and libstdc++.
-    $cfg = @('-S', $Root, '-B', $Dir, '-DCMAKE_BUILD_TYPE=Release', "-DJET_BUILD_TESTS=$(if ($LibraryOnly) { 'OFF' } else { 'ON' })", '-DJET_BLAS_STATIC=ON')
+    $cfg = @('-S', $Root, '-B', $Dir, '-DCMAKE_BUILD_TYPE=Release', "-DJET_BUILD_TESTS=$(if ($LibraryOnly) { 'OFF' } else { 'ON' })")
+    if ($CrossWin) {
+        Require-Command x86_64-w64-mingw32-g++-posix 'Install the mingw-w64 cross compiler: .ci/install-deps.sh (Debian: g++-mingw-w64-x86-64-posix).'
+        # The CPU engine with its own GEMM (no OpenBLAS for Windows here); libstdc++, libgcc and
+        # winpthread linked in by the toolchain file.
+        $cfg += @("-DCMAKE_TOOLCHAIN_FILE=$(Join-Path $Root 'cmake/toolchains/mingw-w64-x86_64.cmake')", '-DJET_BLAS=OFF')
+    } else {
+        # JET_BLAS_STATIC: OpenBLAS linked into libjet.so (Debian's libopenblas-dev ships
+        # libopenblas.a), so the packed library needs nothing beyond glibc and libstdc++.
+        $cfg += '-DJET_BLAS_STATIC=ON'
+    }
     $cfg += "-DJET_CUDA=$(if ($WithCuda) { 'ON' } else { 'OFF' })"
     $cfg += "-DJET_SANITIZE=$(if ($Sanitize) { 'ON' } else { 'OFF' })"
     if ($WithCuda -and $CudaHostCompiler) { $cfg += "-DCMAKE_CUDA_HOST_COMPILER=$CudaHostCompiler" }
     Step "native: configure ($Dir)"
     Exec cmake $cfg | Out-Null
+    if ($CrossWin -and -not $LibraryOnly) { Initialize-WinePrefix $Dir }
     Step "native: build (-j$Jobs)"
     $build = @('--build', $Dir, '-j', "$Jobs")
     if ($LibraryOnly) { $build += @('--target', 'jet') }
     Exec cmake $build | Out-Null
-    $lib = Join-Path $Dir 'native/libjet.so'
+    $lib = Join-Path $Dir $(if ($CrossWin) { 'native/jet.dll' } else { 'native/libjet.so' })
     if (-not (Test-Path $lib)) { Fail "the native build finished but $lib is missing" }
+}
+
+# win-x64: creates the wine prefix that test discovery and ctest use (the toolchain's emulator:
+# <build>/wineprefix) before the build, and reports how long wine's first start took.
+function Initialize-WinePrefix([string] $Dir) {
+    $wine = Get-Command wine64 -ErrorAction SilentlyContinue | Select-Object -First 1 -ExpandProperty Source
+    if (-not $wine -and (Test-Path '/usr/lib/wine/wine64')) { $wine = '/usr/lib/wine/wine64' }
+    if (-not $wine) {
+        Write-Host '  wine64 not found: jet_tests.exe is built but cannot be run here'
+        return
+    }
+    $prefix = Join-Path $Dir 'wineprefix'
+    if (Test-Path (Join-Path $prefix 'system.reg')) { return }
+    Step "wine: a fresh prefix ($prefix)"
+    $clock = [System.Diagnostics.Stopwatch]::StartNew()
+    Exec env @('WINEDEBUG=-all', 'WINEDLLOVERRIDES=mscoree,mshtml=', "WINEPREFIX=$prefix", $wine, 'wineboot', '-i') | Out-Null
+    Write-Host ("  wine's first start: {0:N1} s" -f $clock.Elapsed.TotalSeconds)
 }
 
 function Invoke-Managed {
@@ -182,8 +227,14 @@ function Invoke-Pack {
     Step 'pack: JetNative (managed library)'
     Exec dotnet (@('pack', $LibProject, '-c', $Configuration, '-o', $out, '--no-build') + (MSBuildProps)) | Out-Null
     Step 'pack: JetNative.Runtime.Cpu'
-    Exec dotnet (@('pack', $RuntimeProject, '-c', $Configuration, '-o', $out, '-p:JetRuntimeFlavor=Cpu',
-            "-p:JetNativeLib=$NativeLib") + (MSBuildProps)) | Out-Null
+    $cpuPack = @('pack', $RuntimeProject, '-c', $Configuration, '-o', $out, '-p:JetRuntimeFlavor=Cpu', "-p:JetNativeLib=$NativeLib")
+    if (Test-Path $WinNativeLib) {
+        Write-Host "  with runtimes/win-x64/native/jet.dll from $WinNativeLib"
+        $cpuPack += "-p:JetNativeLibWin=$WinNativeLib"
+    } else {
+        Write-Host "  linux-x64 only ($WinNativeLib not built: native -Target win-x64 builds it)"
+    }
+    Exec dotnet ($cpuPack + (MSBuildProps)) | Out-Null
     if ($Cuda) {
         Step 'pack: JetNative.Runtime.Cuda'
         Exec dotnet (@('pack', $RuntimeProject, '-c', $Configuration, '-o', $out, '-p:JetRuntimeFlavor=Cuda',
@@ -211,6 +262,16 @@ function Invoke-Demo {
     # Not through a pipeline: stdout stays the terminal, so the text streams token by token.
     & $exe @demo
     exit $LASTEXITCODE
+}
+
+if ($CrossWin) {
+    if ($Task -notin @('native', 'native-test')) { Fail "-Target win-x64 builds the engine only: use the task native or native-test, not $Task" }
+    if ($Cuda -or $Sanitize) { Fail '-Target win-x64 is a CPU build without sanitizers: drop -Cuda and -Sanitize' }
+    if ($Task -eq 'native-test') {
+        if (-not (Get-Command wine64 -ErrorAction SilentlyContinue) -and -not (Test-Path '/usr/lib/wine/wine64')) {
+            Fail 'wine64 is needed to run the win-x64 tests: .ci/install-deps.sh (Debian: wine64)'
+        }
+    }
 }
 
 Push-Location $Root

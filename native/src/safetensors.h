@@ -14,6 +14,10 @@
 
 namespace jet {
 
+namespace platform {
+class MappedFile;
+}
+
 enum class DType { F32, BF16, F16, I64, I32 };
 size_t dtype_size(DType t);
 const char *dtype_name(DType t);
@@ -47,8 +51,7 @@ public:
 private:
     SafetensorsFile() = default;
     std::string path_;
-    void *map_ = nullptr;
-    size_t map_size_ = 0;
+    std::unique_ptr<platform::MappedFile> map_;  // null for parse()d images
     std::map<std::string, TensorView> tensors_;
 };
 
