@@ -131,31 +131,25 @@ function Invoke-Native([string] $Dir = $BuildDir, [bool] $WithCuda = [bool]$Cuda
     if ($WithCuda -and $CudaHostCompiler) { $cfg += "-DCMAKE_CUDA_HOST_COMPILER=$CudaHostCompiler" }
     Step "native: configure ($Dir)"
     Exec cmake $cfg | Out-Null
-    if ($CrossWin -and -not $LibraryOnly) { Initialize-WinePrefix $Dir }
+    $wine = $CrossWin -and -not $LibraryOnly -and (Test-Wine)
+    if ($wine) { Step 'wine: prefix'; Invoke-Wine init $Dir; Invoke-Wine start $Dir }  # test discovery runs jet_tests.exe
     Step "native: build (-j$Jobs)"
     $build = @('--build', $Dir, '-j', "$Jobs")
     if ($LibraryOnly) { $build += @('--target', 'jet') }
-    Exec cmake $build | Out-Null
+    try { Exec cmake $build | Out-Null } finally { if ($wine) { Invoke-Wine stop $Dir } }
     $lib = Join-Path $Dir $(if ($CrossWin) { 'native/jet.dll' } else { 'native/libjet.so' })
     if (-not (Test-Path $lib)) { Fail "the native build finished but $lib is missing" }
 }
 
-# win-x64: creates the wine prefix that test discovery and ctest use (the toolchain's emulator:
-# <build>/wineprefix) before the build, and reports how long wine's first start took.
-function Initialize-WinePrefix([string] $Dir) {
-    $wine = Get-Command wine64 -ErrorAction SilentlyContinue | Select-Object -First 1 -ExpandProperty Source
-    if (-not $wine -and (Test-Path '/usr/lib/wine/wine64')) { $wine = '/usr/lib/wine/wine64' }
-    if (-not $wine) {
-        Write-Host '  wine64 not found: jet_tests.exe is built but cannot be run here'
-        return
-    }
-    $prefix = Join-Path $Dir 'wineprefix'
-    if (Test-Path (Join-Path $prefix 'system.reg')) { return }
-    Step "wine: a fresh prefix ($prefix)"
-    $clock = [System.Diagnostics.Stopwatch]::StartNew()
-    Exec env @('WINEDEBUG=-all', 'WINEDLLOVERRIDES=mscoree,mshtml=', "WINEPREFIX=$prefix", $wine, 'wineboot', '-i') | Out-Null
-    Write-Host ("  wine's first start: {0:N1} s" -f $clock.Elapsed.TotalSeconds)
+# win-x64: the wine prefix that test discovery and ctest use (the toolchain's emulator:
+# <build>/wineprefix), through cmake/toolchains/wine.sh: `init` creates it (reporting how long
+# wine's first start took), `start` keeps one wineserver for the tests, `stop` ends it.
+$WineScript = Join-Path $Root 'cmake/toolchains/wine.sh'
+function Invoke-Wine([string] $Command, [string] $Dir = $BuildDir) {
+    Exec bash @($WineScript, $Command, (Join-Path $Dir 'wineprefix')) | Out-Null
 }
+
+function Test-Wine { [bool](Get-Command wine64 -ErrorAction SilentlyContinue) -or (Test-Path '/usr/lib/wine/wine64') }
 
 function Invoke-Managed {
     Require-Command dotnet 'Install the .NET SDK 10.'
@@ -170,9 +164,14 @@ function Invoke-Managed {
 
 # Runs ctest and returns @{ Passed; Failed; Skipped; Ok }.
 function Invoke-NativeTests {
-    Step 'native tests: ctest'
-    $ctestOut = & ctest --test-dir $BuildDir --output-on-failure -j $Jobs 2>&1 | ForEach-Object { $line = "$_"; Write-Host $line; $line }
-    $code = $LASTEXITCODE
+    Step "native tests: ctest$(if ($CrossWin) { ' (win-x64, under wine64)' })"
+    if ($CrossWin) { Invoke-Wine start }
+    try {
+        $ctestOut = & ctest --test-dir $BuildDir --output-on-failure -j $Jobs 2>&1 | ForEach-Object { $line = "$_"; Write-Host $line; $line }
+        $code = $LASTEXITCODE
+    } finally {
+        if ($CrossWin) { Invoke-Wine stop }
+    }
     $text = ($ctestOut | Out-String)
     $m = [regex]::Match($text, '(\d+)% tests passed, (\d+) tests? failed out of (\d+)')
     if (-not $m.Success) {
@@ -268,7 +267,7 @@ if ($CrossWin) {
     if ($Task -notin @('native', 'native-test')) { Fail "-Target win-x64 builds the engine only: use the task native or native-test, not $Task" }
     if ($Cuda -or $Sanitize) { Fail '-Target win-x64 is a CPU build without sanitizers: drop -Cuda and -Sanitize' }
     if ($Task -eq 'native-test') {
-        if (-not (Get-Command wine64 -ErrorAction SilentlyContinue) -and -not (Test-Path '/usr/lib/wine/wine64')) {
+        if (-not (Test-Wine)) {
             Fail 'wine64 is needed to run the win-x64 tests: .ci/install-deps.sh (Debian: wine64)'
         }
     }

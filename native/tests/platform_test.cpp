@@ -156,4 +156,23 @@ TEST(Platform, ACheckpointLoadsFromANonAsciiFolder) {
         << jet_last_error();
 }
 
+#ifdef _WIN32
+// Windows keeps a mapped file from being overwritten: writing a checkpoint over the files of a
+// loaded model is a clear JET_ERR_IO naming the file (Linux would truncate it under the model).
+TEST(Platform, OverwritingALoadedCheckpointIsAnIoErrorOnWindows) {
+    TempDir dir;
+    const std::string folder = dir.file(kUnicodeName);
+    const std::string cfg = jet_test::tiny_config_json().dump();
+    ASSERT_EQ(jet_checkpoint_write_random(cfg.c_str(), 3, folder.c_str(), 0), JET_OK) << jet_last_error();
+    ModelPtr loaded;
+    ASSERT_EQ(jet_model_load(folder.c_str(), nullptr, &loaded.p), JET_OK) << jet_last_error();
+    EXPECT_EQ(jet_checkpoint_write_random(cfg.c_str(), 4, folder.c_str(), 0), JET_ERR_IO);
+    EXPECT_NE(std::string(jet_last_error()).find(kUnicodeName + "/model.safetensors"), std::string::npos)
+        << jet_last_error();
+    jet_model_free(loaded.p);
+    loaded.p = nullptr;
+    EXPECT_EQ(jet_checkpoint_write_random(cfg.c_str(), 4, folder.c_str(), 0), JET_OK) << jet_last_error();
+}
+#endif
+
 }  // namespace
