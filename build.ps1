@@ -18,10 +18,18 @@
                    CLI as a dotnet tool package; .ci/package-test.sh tests them
       demo         run `jetnative generate "ROMEO:"` with the embedded demo model
 
+    -Target win-x64 (tasks native and native-test): cross-compiles jet.dll (CPU backend, the
+    engine's own GEMM) and the GoogleTest suite (jet_tests.exe, GoogleTest built from Debian's
+    /usr/src/googletest) with mingw-w64 (cmake/toolchains/mingw-w64-x86_64.cmake) into
+    build-win-x64; native-test runs the suite under wine64 (a wine prefix inside the build folder).
+    pack puts build-win-x64/native/jet.dll into JetNative.Runtime.Cpu (runtimes/win-x64/native)
+    when it was built. Needs g++-mingw-w64-x86-64-posix and wine64 (.ci/install-deps.sh).
+
 .EXAMPLE
     dotnet pwsh build.ps1 test
     dotnet pwsh build.ps1 native -Cuda -BuildDir build-cuda
     dotnet pwsh build.ps1 native-test -Sanitize -BuildDir build-asan
+    dotnet pwsh build.ps1 native-test -Target win-x64
 #>
 [CmdletBinding()]
 param(
@@ -45,7 +53,14 @@ param(
     # Parallel build jobs (CMake); default: 2, this team's machines have 2 cores.
     [int] $Jobs = $(if ($env:JET_JOBS) { [int]$env:JET_JOBS } else { 2 }),
     # Extra arguments for `jetnative generate` in the demo task.
-    [string[]] $DemoArgs = @()
+    [string[]] $DemoArgs = @(),
+    # Platform the engine is built for: host (this machine) or win-x64 (mingw-w64 cross-build,
+    # tested under wine64; tasks native and native-test). win-x64 builds into build-win-x64
+    # unless -BuildDir is given.
+    [ValidateSet('host', 'win-x64')]
+    [string] $Target = 'host',
+    # Build folder of the win-x64 engine whose jet.dll the pack task adds when it exists.
+    [string] $WinBuildDir = 'build-win-x64'
 )
 
 Set-StrictMode -Version 3.0
@@ -53,10 +68,14 @@ $ErrorActionPreference = 'Stop'
 $PSNativeCommandUseErrorActionPreference = $false  # exit codes are checked explicitly below
 
 $Root = $PSScriptRoot
+$CrossWin = $Target -eq 'win-x64'
+if ($CrossWin -and -not $PSBoundParameters.ContainsKey('BuildDir')) { $BuildDir = 'build-win-x64' }
+if (-not [System.IO.Path]::IsPathRooted($WinBuildDir)) { $WinBuildDir = Join-Path $Root $WinBuildDir }
 if (-not [System.IO.Path]::IsPathRooted($BuildDir)) { $BuildDir = Join-Path $Root $BuildDir }
 if (-not [System.IO.Path]::IsPathRooted($CudaBuildDir)) { $CudaBuildDir = Join-Path $Root $CudaBuildDir }
 $NativeLibDir = Join-Path $BuildDir 'native'
-$NativeLib = Join-Path $NativeLibDir 'libjet.so'
+$NativeLib = Join-Path $NativeLibDir $(if ($CrossWin) { 'jet.dll' } else { 'libjet.so' })
+$WinNativeLib = Join-Path $WinBuildDir 'native/jet.dll'
 $ResultsDir = Join-Path $Root 'artifacts/test-results'
 $CliProject = Join-Path $Root 'src/JetNative.Cli/JetNative.Cli.csproj'
 $LibProject = Join-Path $Root 'src/JetNative/JetNative.csproj'
@@ -96,21 +115,41 @@ function MSBuildProps { @("-p:JetNativeDir=$NativeLibDir", '-nologo', '-v:q', '-
 
 function Invoke-Native([string] $Dir = $BuildDir, [bool] $WithCuda = [bool]$Cuda, [bool] $LibraryOnly = $false) {
     Require-Command cmake 'Install the dependencies first: .ci/install-deps.sh (or ./build.sh, which runs it).'
-    # JET_BLAS_STATIC: OpenBLAS linked into libjet.so (Debian's libopenblas-dev ships libopenblas.a),
-    # so the packed library needs nothing beyond glibc and libstdc++.
-    $cfg = @('-S', $Root, '-B', $Dir, '-DCMAKE_BUILD_TYPE=Release', "-DJET_BUILD_TESTS=$(if ($LibraryOnly) { 'OFF' } else { 'ON' })", '-DJET_BLAS_STATIC=ON')
+    $cfg = @('-S', $Root, '-B', $Dir, '-DCMAKE_BUILD_TYPE=Release', "-DJET_BUILD_TESTS=$(if ($LibraryOnly) { 'OFF' } else { 'ON' })")
+    if ($CrossWin) {
+        Require-Command x86_64-w64-mingw32-g++-posix 'Install the mingw-w64 cross compiler: .ci/install-deps.sh (Debian: g++-mingw-w64-x86-64-posix).'
+        # The CPU engine with its own GEMM (no OpenBLAS for Windows here); libstdc++, libgcc and
+        # winpthread linked in by the toolchain file.
+        $cfg += @("-DCMAKE_TOOLCHAIN_FILE=$(Join-Path $Root 'cmake/toolchains/mingw-w64-x86_64.cmake')", '-DJET_BLAS=OFF')
+    } else {
+        # JET_BLAS_STATIC: OpenBLAS linked into libjet.so (Debian's libopenblas-dev ships
+        # libopenblas.a), so the packed library needs nothing beyond glibc and libstdc++.
+        $cfg += '-DJET_BLAS_STATIC=ON'
+    }
     $cfg += "-DJET_CUDA=$(if ($WithCuda) { 'ON' } else { 'OFF' })"
     $cfg += "-DJET_SANITIZE=$(if ($Sanitize) { 'ON' } else { 'OFF' })"
     if ($WithCuda -and $CudaHostCompiler) { $cfg += "-DCMAKE_CUDA_HOST_COMPILER=$CudaHostCompiler" }
     Step "native: configure ($Dir)"
     Exec cmake $cfg | Out-Null
+    $wine = $CrossWin -and -not $LibraryOnly -and (Test-Wine)
+    if ($wine) { Step 'wine: prefix'; Invoke-Wine init $Dir; Invoke-Wine start $Dir }  # test discovery runs jet_tests.exe
     Step "native: build (-j$Jobs)"
     $build = @('--build', $Dir, '-j', "$Jobs")
     if ($LibraryOnly) { $build += @('--target', 'jet') }
-    Exec cmake $build | Out-Null
-    $lib = Join-Path $Dir 'native/libjet.so'
+    try { Exec cmake $build | Out-Null } finally { if ($wine) { Invoke-Wine stop $Dir } }
+    $lib = Join-Path $Dir $(if ($CrossWin) { 'native/jet.dll' } else { 'native/libjet.so' })
     if (-not (Test-Path $lib)) { Fail "the native build finished but $lib is missing" }
 }
+
+# win-x64: the wine prefix that test discovery and ctest use (the toolchain's emulator:
+# <build>/wineprefix), through cmake/toolchains/wine.sh: `init` creates it (reporting how long
+# wine's first start took), `start` keeps one wineserver for the tests, `stop` ends it.
+$WineScript = Join-Path $Root 'cmake/toolchains/wine.sh'
+function Invoke-Wine([string] $Command, [string] $Dir = $BuildDir) {
+    Exec bash @($WineScript, $Command, (Join-Path $Dir 'wineprefix')) | Out-Null
+}
+
+function Test-Wine { [bool](Get-Command wine64 -ErrorAction SilentlyContinue) -or (Test-Path '/usr/lib/wine/wine64') }
 
 function Invoke-Managed {
     Require-Command dotnet 'Install the .NET SDK 10.'
@@ -125,9 +164,14 @@ function Invoke-Managed {
 
 # Runs ctest and returns @{ Passed; Failed; Skipped; Ok }.
 function Invoke-NativeTests {
-    Step 'native tests: ctest'
-    $ctestOut = & ctest --test-dir $BuildDir --output-on-failure -j $Jobs 2>&1 | ForEach-Object { $line = "$_"; Write-Host $line; $line }
-    $code = $LASTEXITCODE
+    Step "native tests: ctest$(if ($CrossWin) { ' (win-x64, under wine64)' })"
+    if ($CrossWin) { Invoke-Wine start }
+    try {
+        $ctestOut = & ctest --test-dir $BuildDir --output-on-failure -j $Jobs 2>&1 | ForEach-Object { $line = "$_"; Write-Host $line; $line }
+        $code = $LASTEXITCODE
+    } finally {
+        if ($CrossWin) { Invoke-Wine stop }
+    }
     $text = ($ctestOut | Out-String)
     $m = [regex]::Match($text, '(\d+)% tests passed, (\d+) tests? failed out of (\d+)')
     if (-not $m.Success) {
@@ -182,8 +226,14 @@ function Invoke-Pack {
     Step 'pack: JetNative (managed library)'
     Exec dotnet (@('pack', $LibProject, '-c', $Configuration, '-o', $out, '--no-build') + (MSBuildProps)) | Out-Null
     Step 'pack: JetNative.Runtime.Cpu'
-    Exec dotnet (@('pack', $RuntimeProject, '-c', $Configuration, '-o', $out, '-p:JetRuntimeFlavor=Cpu',
-            "-p:JetNativeLib=$NativeLib") + (MSBuildProps)) | Out-Null
+    $cpuPack = @('pack', $RuntimeProject, '-c', $Configuration, '-o', $out, '-p:JetRuntimeFlavor=Cpu', "-p:JetNativeLib=$NativeLib")
+    if (Test-Path $WinNativeLib) {
+        Write-Host "  with runtimes/win-x64/native/jet.dll from $WinNativeLib"
+        $cpuPack += "-p:JetNativeLibWin=$WinNativeLib"
+    } else {
+        Write-Host "  linux-x64 only ($WinNativeLib not built: native -Target win-x64 builds it)"
+    }
+    Exec dotnet ($cpuPack + (MSBuildProps)) | Out-Null
     if ($Cuda) {
         Step 'pack: JetNative.Runtime.Cuda'
         Exec dotnet (@('pack', $RuntimeProject, '-c', $Configuration, '-o', $out, '-p:JetRuntimeFlavor=Cuda',
@@ -211,6 +261,16 @@ function Invoke-Demo {
     # Not through a pipeline: stdout stays the terminal, so the text streams token by token.
     & $exe @demo
     exit $LASTEXITCODE
+}
+
+if ($CrossWin) {
+    if ($Task -notin @('native', 'native-test')) { Fail "-Target win-x64 builds the engine only: use the task native or native-test, not $Task" }
+    if ($Cuda -or $Sanitize) { Fail '-Target win-x64 is a CPU build without sanitizers: drop -Cuda and -Sanitize' }
+    if ($Task -eq 'native-test') {
+        if (-not (Test-Wine)) {
+            Fail 'wine64 is needed to run the win-x64 tests: .ci/install-deps.sh (Debian: wine64)'
+        }
+    }
 }
 
 Push-Location $Root

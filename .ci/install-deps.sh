@@ -9,7 +9,10 @@
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 pkgs=(cmake ninja-build g++ nlohmann-json3-dev libopenblas-dev libgtest-dev libbenchmark-dev python3-clang-14 libclang1-14 libclang-14-dev clang-14 libclang-rt-14-dev
-      chromium chromium-driver) # the chat page's browser test (Selenium drives Debian's chromium)
+      chromium chromium-driver  # the chat page's browser test (Selenium drives Debian's chromium)
+      # win-x64: jet.dll cross-built with mingw-w64, its tests run under wine64; GoogleTest for
+      # Windows is compiled from Debian's sources (googletest: /usr/src/googletest)
+      g++-mingw-w64-x86-64-posix wine64 googletest)
 cuda_pkgs=(nvidia-cuda-toolkit g++-11)
 
 # add_components FILE: appends contrib and non-free to every source of FILE that has main

@@ -2,7 +2,8 @@
 # package-test.sh - tests the packed NuGet packages as a user gets them: a fresh console app
 # restores JetNative + JetNative.Runtime.Cpu from a local folder feed (nothing from this checkout
 # but the packages and the demo model), generates text greedily and must print what the CLI built
-# from source prints for the same prompt; then the CLI tool package is installed and run.
+# from source prints for the same prompt; then the CLI tool package is installed and run. The
+# runtime package must hold libjet.so (linux-x64), and jet.dll (win-x64) in CI or when built.
 #   .ci/package-test.sh [FEED]     FEED: the folder `./build.sh pack` wrote (artifacts/packages)
 # Prints one line `N passed, N failed` (one per check); exits non-zero when any check fails.
 set -uo pipefail
@@ -48,6 +49,11 @@ done
 
 check "JetNative is managed only" zip_lacks "$lib" "runtimes/"
 check "JetNative.Runtime.Cpu carries libjet.so" zip_has "$cpu" "runtimes/linux-x64/native/libjet.so"
+# jet.dll (win-x64, the mingw-w64 cross-build): CI builds it before packing, so there it must be
+# in the package; elsewhere it is checked when it was built.
+if [ "${CI:-}" = true ] || [ -f "$ROOT/build-win-x64/native/jet.dll" ]; then
+  check "JetNative.Runtime.Cpu carries jet.dll (win-x64)" zip_has "$cpu" "runtimes/win-x64/native/jet.dll"
+fi
 for p in "$lib" "$cpu" "$tool"; do
   for field in description license projectUrl readme; do
     check "$(basename "$p") has <$field>" nuspec_has "$p" "$field"

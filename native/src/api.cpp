@@ -246,6 +246,10 @@ void do_prefill(jet_session *s, int32_t seq, const int32_t *tokens, int32_t n, i
 
 }  // namespace
 
+namespace jet::api {
+thread_local std::string t_last_error;  // declared in api_guard.h
+}  // namespace jet::api
+
 extern "C" {
 
 // ---------------------------------------------------------------- status, version, logging

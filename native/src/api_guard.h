@@ -12,7 +12,9 @@
 namespace jet::api {
 
 // The message jet_last_error() returns: one per thread, shared by every translation unit.
-inline thread_local std::string t_last_error;
+// Defined once in api.cpp (not `inline`: mingw-w64 emits the TLS init function of an inline
+// thread_local in every unit, and jet.dll then fails to link with duplicate definitions).
+extern thread_local std::string t_last_error;
 
 [[noreturn]] inline void invalid(const std::string &msg) {
     throw Error(JET_ERR_INVALID_ARGUMENT, msg);

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "platform.h"
 #include "weights.h"
 
 namespace jet {
@@ -25,12 +26,12 @@ constexpr uint64_t kDefaultShardBytes = uint64_t(2) << 30;
 class OutFile {
 public:
     explicit OutFile(std::string path) : path_(std::move(path)) {
-        f_ = std::fopen(path_.c_str(), "wb");
+        f_ = platform::open_file(path_, "wb");
         if (!f_) fail("cannot create");
     }
     ~OutFile() {
         if (f_) std::fclose(f_);
-        if (!committed_) std::remove(path_.c_str());
+        if (!committed_) platform::remove_file(path_);
     }
     void write(const void *p, size_t n) {
         if (n && std::fwrite(p, 1, n, f_) != n) fail("cannot write");
@@ -100,8 +101,9 @@ void write_checkpoint(const std::string &folder, const std::string &config_json,
                       const std::function<void(const OutTensor &)> &done) {
     if (folder.empty()) throw Error(JET_ERR_INVALID_ARGUMENT, "checkpoint folder is empty");
     std::error_code ec;
-    std::filesystem::create_directories(folder, ec);
-    if (ec || !std::filesystem::is_directory(folder))
+    const std::filesystem::path native_folder = platform::fs_path(folder);
+    std::filesystem::create_directories(native_folder, ec);
+    if (ec || !std::filesystem::is_directory(native_folder, ec))
         throw Error(JET_ERR_IO, "cannot create folder " + folder + ": " +
                                     (ec ? ec.message() : std::string("not a directory")));
     const std::string dir = folder.back() == '/' ? folder : folder + "/";
@@ -117,7 +119,7 @@ void write_checkpoint(const std::string &folder, const std::string &config_json,
     write_text(dir + "config.json", config_json);
     const std::string index = dir + "model.safetensors.index.json";
     if (shards.size() == 1) {
-        std::remove(index.c_str());  // the loader prefers an index: none may be left over
+        platform::remove_file(index);  // the loader prefers an index: none may be left over
         write_shard(dir + "model.safetensors", shards[0], done);
         return;
     }
@@ -131,7 +133,7 @@ void write_checkpoint(const std::string &folder, const std::string &config_json,
         for (const OutTensor *e : shards[size_t(i)].tensors) weight_map[e->name] = name;
         total += shards[size_t(i)].bytes;
     }
-    std::remove((dir + "model.safetensors").c_str());
+    platform::remove_file(dir + "model.safetensors");
     const json idx = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
     write_text(index, idx.dump(2) + "\n");
 }

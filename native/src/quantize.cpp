@@ -13,6 +13,7 @@
 #include "config.h"
 #include "cpu/threads.h"
 #include "error.h"
+#include "platform.h"
 #include "quant_format.h"
 #include "weights.h"
 
@@ -71,7 +72,8 @@ void quantize_checkpoint(const std::string &in_folder, const std::string &out_fo
     if (in_folder.empty() || out_folder.empty())
         throw Error(JET_ERR_INVALID_ARGUMENT, "quantize: the input and output folders must be given");
     std::error_code ec;
-    if (fs::exists(out_folder, ec) && fs::equivalent(in_folder, out_folder, ec))
+    if (fs::exists(platform::fs_path(out_folder), ec) &&
+        fs::equivalent(platform::fs_path(in_folder), platform::fs_path(out_folder), ec))
         throw Error(JET_ERR_INVALID_ARGUMENT,
                     "quantize: the output folder must differ from the input folder (" + out_folder + ")");
     const std::string in = in_folder.back() == '/' ? in_folder : in_folder + "/";
@@ -147,11 +149,13 @@ void quantize_checkpoint(const std::string &in_folder, const std::string &out_fo
     });
 
     const std::string out = out_folder.back() == '/' ? out_folder : out_folder + "/";
-    for (const auto &entry : fs::directory_iterator(in, ec)) {
-        const std::string fname = entry.path().filename().string();
+    // UTF-8 names converted at the file-system boundary (platform.h), as everywhere else.
+    for (const auto &entry : fs::directory_iterator(platform::fs_path(in), ec)) {
+        const std::string fname = entry.path().filename().u8string();
         if (!entry.is_regular_file() || !keep_file(fname)) continue;
-        fs::copy_file(entry.path(), out + fname, fs::copy_options::overwrite_existing, ec);
-        if (ec) throw Error(JET_ERR_IO, "cannot copy " + entry.path().string() + " to " + out + ": " + ec.message());
+        fs::copy_file(entry.path(), platform::fs_path(out + fname),
+                      fs::copy_options::overwrite_existing, ec);
+        if (ec) throw Error(JET_ERR_IO, "cannot copy " + in + fname + " to " + out + ": " + ec.message());
     }
     if (ec) throw Error(JET_ERR_IO, "cannot list " + in + ": " + ec.message());
 }

@@ -1,19 +1,14 @@
 // safetensors.cpp - bounds-checked, memory-mapped safetensors reader.
 #include "safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
 
 #include "error.h"
+#include "platform.h"
 
 namespace jet {
 
@@ -265,40 +260,13 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::parse(const uint8_t *bytes, si
 }
 
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string &path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        throw Error(JET_ERR_IO, path + ": cannot open (" + std::strerror(errno) + ")");
-    struct stat st {};
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
-        throw Error(JET_ERR_IO, path + ": not a regular file");
-    }
-    const size_t size = static_cast<size_t>(st.st_size);
-    void *map = nullptr;
-    if (size > 0) {
-        map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (map == MAP_FAILED) {
-            const int err = errno;
-            ::close(fd);
-            throw Error(JET_ERR_IO, path + ": mmap failed (" + std::strerror(err) + ")");
-        }
-    }
-    ::close(fd);
-    std::shared_ptr<SafetensorsFile> file;
-    try {
-        file = parse(static_cast<const uint8_t *>(map), size, path);
-    } catch (...) {
-        if (map) munmap(map, size);
-        throw;
-    }
-    file->map_ = map;
-    file->map_size_ = size;
+    auto map = std::make_unique<platform::MappedFile>(platform::MappedFile::open(path));
+    std::shared_ptr<SafetensorsFile> file = parse(map->data(), map->size(), path);
+    file->map_ = std::move(map);
     return file;
 }
 
-SafetensorsFile::~SafetensorsFile() {
-    if (map_) munmap(map_, map_size_);
-}
+SafetensorsFile::~SafetensorsFile() = default;
 
 const TensorView &SafetensorsFile::get(const std::string &name) const {
     auto it = tensors_.find(name);

@@ -14,6 +14,10 @@
 
 namespace jet {
 
+namespace platform {
+class MappedFile;
+}
+
 // I8: int8 (quantized weights); F8_E4M3: float8 e4m3fn (1 sign, 4 exponent bits of bias 7,
 // 3 mantissa bits, no infinities, 0x7f/0xff NaN), the FP8 weights Hugging Face tools publish.
 enum class DType { F32, BF16, F16, I64, I32, I8, F8_E4M3 };
@@ -52,8 +56,7 @@ public:
 private:
     SafetensorsFile() = default;
     std::string path_;
-    void *map_ = nullptr;
-    size_t map_size_ = 0;
+    std::unique_ptr<platform::MappedFile> map_;  // null for parse()d images
     std::map<std::string, TensorView> tensors_;
 };
 

@@ -2,18 +2,15 @@
 // random ones.
 #include "weights.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cpu/threads.h"
 #include "error.h"
+#include "platform.h"
 
 namespace jet {
 
@@ -27,10 +24,7 @@ namespace {
 
 using json = nlohmann::json;
 
-bool file_exists(const std::string &path) {
-    struct stat st {};
-    return ::stat(path.c_str(), &st) == 0;
-}
+bool file_exists(const std::string &path) { return platform::exists(path); }
 
 
 std::string shape_str(const std::vector<int64_t> &s) {
@@ -352,13 +346,6 @@ int64_t Weights::n_params() const {
     return n;
 }
 
-std::string read_text_file(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(JET_ERR_IO, path + ": cannot open");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) throw Error(JET_ERR_IO, path + ": read failed");
-    return ss.str();
-}
+std::string read_text_file(const std::string &path) { return platform::read_file(path); }
 
 }  // namespace jet

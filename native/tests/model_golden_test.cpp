@@ -3,12 +3,12 @@
 // Models: ../shared/fixtures/tiny-jet-a, every folder under tests/fixtures/ that holds
 // config.json, model.safetensors and a golden.safetensors with the same keys, and every
 // tests/fixtures/X/golden.safetensors whose model is models/X (e.g. jetnative-demo).
-#include <dirent.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 #include "cpu_backend.h"
 #include "safetensors.h"
@@ -40,8 +40,8 @@ std::vector<int32_t> ids(const jet::TensorView &t) {
 }
 
 bool exists(const std::string &p) {
-    struct stat st {};
-    return ::stat(p.c_str(), &st) == 0;
+    std::error_code ec;
+    return std::filesystem::exists(jet_test::fs_path(p), ec);
 }
 
 // A checkpoint folder and the goldens written for it.
@@ -55,19 +55,21 @@ std::vector<Case> golden_cases() {
     const std::string t = jet_test::tiny_model_dir();
     if (!t.empty()) out.push_back({t, t + "/golden.safetensors"});
     const std::string fixtures = JET_TEST_FIXTURES_DIR;
-    if (DIR *d = opendir(fixtures.c_str())) {
-        while (dirent *e = readdir(d)) {
-            if (e->d_name[0] == '.') continue;
-            const std::string sub = fixtures + "/" + e->d_name;
-            const std::string golden = sub + "/golden.safetensors";
-            const std::string model = fixtures + "/../../models/" + e->d_name;
-            if (!exists(golden)) continue;
-            if (exists(sub + "/config.json") && exists(sub + "/model.safetensors"))
-                out.push_back({sub, golden});
-            else if (exists(model + "/config.json") && exists(model + "/model.safetensors"))
-                out.push_back({model, golden});
-        }
-        closedir(d);
+    std::error_code ec;
+    std::vector<std::string> names;
+    for (const auto &e : std::filesystem::directory_iterator(jet_test::fs_path(fixtures), ec))
+        names.push_back(e.path().filename().u8string());
+    std::sort(names.begin(), names.end());
+    for (const std::string &name : names) {
+        if (name[0] == '.') continue;
+        const std::string sub = fixtures + "/" + name;
+        const std::string golden = sub + "/golden.safetensors";
+        const std::string model = fixtures + "/../../models/" + name;
+        if (!exists(golden)) continue;
+        if (exists(sub + "/config.json") && exists(sub + "/model.safetensors"))
+            out.push_back({sub, golden});
+        else if (exists(model + "/config.json") && exists(model + "/model.safetensors"))
+            out.push_back({model, golden});
     }
     return out;
 }

@@ -3,14 +3,15 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <random>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -20,12 +21,16 @@
 
 namespace jet_test {
 
+// A file-system path for a UTF-8 string (the engine's paths are UTF-8 on every platform; on
+// Windows a plain std::string path would be read in the ANSI code page).
+inline std::filesystem::path fs_path(const std::string &utf8) { return std::filesystem::u8path(utf8); }
+
 // ../shared beside the checkout (JET_SHARED_DIR env var overrides); "" when absent.
 inline std::string shared_dir() {
     const char *env = std::getenv("JET_SHARED_DIR");
     std::string d = env && *env ? env : JET_SHARED_DIR;
-    struct stat st {};
-    return ::stat(d.c_str(), &st) == 0 ? d : std::string();
+    std::error_code ec;
+    return std::filesystem::exists(fs_path(d), ec) ? d : std::string();
 }
 
 inline std::string tiny_model_dir() {
@@ -40,23 +45,34 @@ inline std::string tiny_model_dir() {
                          << JET_SHARED_DIR << "), which are absent";                         \
     } while (0)
 
-// A fresh temporary folder, removed (with its files) when the object dies.
+// A fresh temporary folder (in the system's temp folder; UTF-8 path), removed with its files
+// when the object dies.
 class TempDir {
 public:
     TempDir() {
-        char tmpl[] = "/tmp/jet_test_XXXXXX";
-        const char *p = mkdtemp(tmpl);
-        if (!p) std::abort();
-        path_ = p;
+        static std::atomic<unsigned> counter{0};
+        std::random_device rd;
+        const std::filesystem::path base = std::filesystem::temp_directory_path();
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            const std::filesystem::path p =
+                base / ("jet_test_" + std::to_string(rd()) + "_" + std::to_string(counter++));
+            std::error_code ec;
+            if (std::filesystem::create_directory(p, ec)) {
+                path_ = p.u8string();
+                return;
+            }
+        }
+        std::abort();
     }
     ~TempDir() {
-        const std::string cmd = "rm -rf '" + path_ + "'";
-        if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "could not remove %s\n", path_.c_str());
+        std::error_code ec;
+        std::filesystem::remove_all(fs_path(path_), ec);
+        if (ec) std::fprintf(stderr, "could not remove %s: %s\n", path_.c_str(), ec.message().c_str());
     }
     const std::string &path() const { return path_; }
     std::string file(const std::string &name) const { return path_ + "/" + name; }
     void write(const std::string &name, const std::string &bytes) const {
-        std::ofstream out(file(name), std::ios::binary);
+        std::ofstream out(fs_path(file(name)), std::ios::binary);
         out.write(bytes.data(), std::streamsize(bytes.size()));
     }
 
@@ -65,7 +81,7 @@ private:
 };
 
 inline std::string read_bytes(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
+    std::ifstream in(fs_path(path), std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 

@@ -271,19 +271,25 @@ public static partial class JetNativeLibrary
         return ((delegate* unmanaged[Cdecl]<uint>)export)();
     }
 
-    /// <summary>libjet.so, libjet.dylib or jet.dll.</summary>
-    internal static string LibraryFileName =>
-        OperatingSystem.IsWindows() ? "jet.dll" : OperatingSystem.IsMacOS() ? "libjet.dylib" : "libjet.so";
+    /// <summary>libjet.so, libjet.dylib or jet.dll: the engine's file name on this platform.</summary>
+    internal static string LibraryFileName => LibraryFileNameFor(CurrentPlatform);
 
     /// <summary>runtimes/ folder name of this platform, e.g. linux-x64.</summary>
-    internal static string RuntimeId
+    internal static string RuntimeId => RuntimeIdFor(CurrentPlatform, RuntimeInformation.ProcessArchitecture);
+
+    /// <summary>Windows, OSX or Linux (any other Unix is treated as Linux).</summary>
+    internal static OSPlatform CurrentPlatform =>
+        OperatingSystem.IsWindows() ? OSPlatform.Windows : OperatingSystem.IsMacOS() ? OSPlatform.OSX : OSPlatform.Linux;
+
+    /// <summary>The engine's file name on <paramref name="os"/>: jet.dll (Windows), libjet.dylib (macOS), else libjet.so.</summary>
+    internal static string LibraryFileNameFor(OSPlatform os) =>
+        os == OSPlatform.Windows ? "jet.dll" : os == OSPlatform.OSX ? "libjet.dylib" : "libjet.so";
+
+    /// <summary>The NuGet runtime identifier of <paramref name="os"/> and <paramref name="architecture"/>, e.g. win-x64, osx-arm64, linux-x64.</summary>
+    internal static string RuntimeIdFor(OSPlatform os, Architecture architecture)
     {
-        get
-        {
-            string os = OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux";
-            string arch = RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
-            return $"{os}-{arch}";
-        }
+        string name = os == OSPlatform.Windows ? "win" : os == OSPlatform.OSX ? "osx" : "linux";
+        return $"{name}-{architecture.ToString().ToLowerInvariant()}";
     }
 
     /// <summary>Every place the library is looked for, in order (duplicates removed).</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Xunit;
 
 namespace JetNative.Tests;
@@ -14,6 +15,37 @@ public sealed class JetNativeLibraryTests
         Assert.Equal(Path.Combine(app.Path, "runtimes", JetNativeLibrary.RuntimeId, "native", "libjet.so"), paths[2]);
         Assert.Equal(Path.Combine(app.Path, "libjet.so"), paths[3]);
         Assert.Equal(4, paths.Count);  // no JetNative.sln above a temp folder
+    }
+
+    public static TheoryData<OSPlatform, Architecture, string, string> Platforms => new()
+    {
+        { OSPlatform.Windows, Architecture.X64, "jet.dll", "win-x64" },
+        { OSPlatform.Windows, Architecture.Arm64, "jet.dll", "win-arm64" },
+        { OSPlatform.Linux, Architecture.X64, "libjet.so", "linux-x64" },
+        { OSPlatform.Linux, Architecture.Arm64, "libjet.so", "linux-arm64" },
+        { OSPlatform.OSX, Architecture.Arm64, "libjet.dylib", "osx-arm64" },
+        { OSPlatform.OSX, Architecture.X64, "libjet.dylib", "osx-x64" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Platforms))]
+    public void TheFileNameAndRuntimeIdFollowThePlatform(OSPlatform os, Architecture arch, string file, string rid)
+    {
+        Assert.Equal(file, JetNativeLibrary.LibraryFileNameFor(os));
+        Assert.Equal(rid, JetNativeLibrary.RuntimeIdFor(os, arch));
+    }
+
+    [Fact]
+    public void ThisPlatformsNamesAreThoseOfItsRuntimeFolder()
+    {
+        // The names the loader searches for here are the ones the runtime package uses
+        // (runtimes/linux-x64/native/libjet.so, runtimes/win-x64/native/jet.dll).
+        Assert.Equal(JetNativeLibrary.LibraryFileNameFor(JetNativeLibrary.CurrentPlatform), JetNativeLibrary.LibraryFileName);
+        Assert.Equal(OperatingSystem.IsWindows() ? "jet.dll" : OperatingSystem.IsMacOS() ? "libjet.dylib" : "libjet.so",
+            JetNativeLibrary.LibraryFileName);
+        Assert.StartsWith(OperatingSystem.IsWindows() ? "win-" : OperatingSystem.IsMacOS() ? "osx-" : "linux-", JetNativeLibrary.RuntimeId);
+        Assert.Equal(JetNativeLibrary.RuntimeIdFor(JetNativeLibrary.CurrentPlatform, RuntimeInformation.ProcessArchitecture),
+            JetNativeLibrary.RuntimeId);
     }
 
     [Fact]

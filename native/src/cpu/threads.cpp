@@ -15,8 +15,6 @@
 // on the calling thread: never a deadlock, never oversubscription.
 #include "cpu/threads.h"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -29,6 +27,7 @@
 #include <utility>
 
 #include "error.h"
+#include "platform.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -240,20 +239,15 @@ int cgroup_cpu_limit(const std::string &cpu_max_path) {
 }
 
 CpuCounts usable_cpus() {
-    std::vector<int> cpus;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-        for (int i = 0; i < CPU_SETSIZE; ++i)
-            if (CPU_ISSET(i, &set)) cpus.push_back(i);
-    }
+    std::vector<int> cpus = platform::affinity_cpus();
     if (cpus.empty()) {
         const int n = std::max(1u, std::thread::hardware_concurrency());
         for (int i = 0; i < n; ++i) cpus.push_back(i);
     }
     CpuCounts c;
     c.logical = static_cast<int>(cpus.size());
-    c.physical = count_physical_cores(cpus, "/sys/devices/system/cpu");
+    c.physical = platform::physical_cores(cpus);
+    if (c.physical <= 0) c.physical = count_physical_cores(cpus, "/sys/devices/system/cpu");
     if (const int quota = cgroup_cpu_limit("/sys/fs/cgroup/cpu.max"); quota > 0) {
         c.logical = std::min(c.logical, quota);
         c.physical = std::min(c.physical, quota);

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -111,7 +112,8 @@ class TempDir {
 public:
     TempDir() {
         path_ = std::filesystem::temp_directory_path() /
-                ("jet_threads_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
+                ("jet_threads_test_" + std::to_string(std::random_device()()) + "_" +
+                 std::to_string(counter_++));
         std::filesystem::create_directories(path_);
     }
     ~TempDir() { std::filesystem::remove_all(path_); }
