@@ -26,6 +26,7 @@
 #include "cuda/common.cuh"
 #include "cuda/kernels.h"
 #include "cuda/launch.h"
+#include "cuda/mma.cuh"
 #include "error.h"
 
 namespace jet::cuda {
@@ -51,21 +52,6 @@ struct WqArgs {
     bool atomic;   // split-K: atomicAdd into fp32 y
 };
 
-__device__ __forceinline__ uint32_t smem_addr(const void *p) {
-    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16 bytes global -> shared, zero-filled where !ok (src then only needs to be a valid address).
-__device__ __forceinline__ void cp_async16(void *dst, const void *src, bool ok) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)),
-                 "l"(src), "r"(ok ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
-
 // Two adjacent weight bytes (k, k + 1 of one row) as a bf16x2 register (low half: k).
 template <int WT>
 __device__ __forceinline__ uint32_t w2_to_bf16x2(uint16_t v) {
@@ -78,21 +64,6 @@ __device__ __forceinline__ uint32_t w2_to_bf16x2(uint16_t v) {
     }
     const __nv_bfloat162 b = __floats2bfloat162_rn(f.x, f.y);
     return *reinterpret_cast<const uint32_t *>(&b);
-}
-
-__device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
-                                         uint32_t b1) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void *p) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_addr(p)));
 }
 
 // Requires: K % 16 == 0, group % kBK == 0 or group == K, x rows and W 16-byte aligned.

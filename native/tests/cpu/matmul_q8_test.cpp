@@ -13,19 +13,6 @@
 
 namespace {
 
-std::vector<double> reference(const std::vector<float> &x, const std::vector<float> &W,
-                              const float *bias, int T, int K, int N) {
-    std::vector<double> y(static_cast<size_t>(T) * N);
-    for (int t = 0; t < T; ++t)
-        for (int n = 0; n < N; ++n) {
-            double s = bias ? bias[n] : 0.0;
-            for (int k = 0; k < K; ++k)
-                s += double(x[size_t(t) * K + k]) * double(W[size_t(n) * K + k]);
-            y[size_t(t) * N + n] = s;
-        }
-    return y;
-}
-
 // Random quantized weights: bytes (int8 or fp8 codes, never the fp8 NaN codes) and positive scales.
 struct QW {
     std::vector<uint8_t> q;
@@ -62,7 +49,7 @@ TEST_P(QuantMatmul, MatchesTheDequantizedMatmul) {
     for (bool fp8 : {false, true}) {
         const QW w = make(N, K, group, fp8, 100 + K + N + fp8);
         for (const float *bias : {static_cast<const float *>(nullptr), b.data()}) {
-            const auto ref = reference(x, w.dequant, bias, T, K, N);
+            const auto ref = jet::test::matmul_reference(x, w.dequant, bias, T, K, N);
             std::vector<float> y(size_t(T) * N, 12345.f);
             if (fp8)
                 jet::cpu::matmul_fp8(x.data(), w.q.data(), w.scale.data(), group, bias, y.data(), T,

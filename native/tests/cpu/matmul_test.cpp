@@ -12,20 +12,6 @@
 
 namespace {
 
-std::vector<double> reference(const std::vector<float> &x, const std::vector<float> &W,
-                              const float *bias, int T, int K, int N) {
-    std::vector<double> y(static_cast<size_t>(T) * N);
-    for (int t = 0; t < T; ++t)
-        for (int n = 0; n < N; ++n) {
-            double s = bias ? bias[n] : 0.0;
-            for (int k = 0; k < K; ++k)
-                s += static_cast<double>(x[static_cast<size_t>(t) * K + k]) *
-                     W[static_cast<size_t>(n) * K + k];
-            y[static_cast<size_t>(t) * N + n] = s;
-        }
-    return y;
-}
-
 class MatmulShapes : public ::testing::TestWithParam<std::tuple<int, int, int>> {};
 
 TEST_P(MatmulShapes, MatchesReferenceWithAndWithoutBias) {
@@ -34,7 +20,7 @@ TEST_P(MatmulShapes, MatchesReferenceWithAndWithoutBias) {
     const auto W = jet::test::random_vec(static_cast<size_t>(N) * K, 2 + N);
     const auto b = jet::test::random_vec(N, 3 + K);
     for (const float *bias : {static_cast<const float *>(nullptr), b.data()}) {
-        const auto ref = reference(x, W, bias, T, K, N);
+        const auto ref = jet::test::matmul_reference(x, W, bias, T, K, N);
         for (auto fn : {jet::cpu::matmul, jet::cpu::matmul_builtin}) {
             std::vector<float> y(static_cast<size_t>(T) * N, 12345.f);  // must be overwritten
             fn(x.data(), W.data(), bias, y.data(), T, K, N);
@@ -79,7 +65,7 @@ TEST_P(MatmulShapes, Bf16WeightsMatchReference) {
     const auto x = jet::test::random_vec(static_cast<size_t>(T) * K, 11 + T);
     const auto Wb = to_bf16(jet::test::random_vec(static_cast<size_t>(N) * K, 12 + N));
     const auto b = jet::test::random_vec(N, 13 + K);
-    const auto ref = reference(x, from_bf16(Wb), b.data(), T, K, N);
+    const auto ref = jet::test::matmul_reference(x, from_bf16(Wb), b.data(), T, K, N);
     std::vector<float> y(static_cast<size_t>(T) * N, 12345.f);
     jet::cpu::matmul_bf16(x.data(), Wb.data(), b.data(), y.data(), T, K, N);
     EXPECT_LT(jet::test::rel_err(y, ref), 1e-5) << "T=" << T << " K=" << K << " N=" << N;
@@ -89,7 +75,7 @@ TEST(Matmul, Bf16LargeShapesOnThePool) {
     for (auto [T, K, N] : {std::tuple{1, 1536, 3000}, {64, 700, 1000}, {300, 256, 12}}) {
         const auto x = jet::test::random_vec(static_cast<size_t>(T) * K, 14);
         const auto Wb = to_bf16(jet::test::random_vec(static_cast<size_t>(N) * K, 15));
-        const auto ref = reference(x, from_bf16(Wb), nullptr, T, K, N);
+        const auto ref = jet::test::matmul_reference(x, from_bf16(Wb), nullptr, T, K, N);
         std::vector<float> y(static_cast<size_t>(T) * N);
         jet::cpu::matmul_bf16(x.data(), Wb.data(), nullptr, y.data(), T, K, N);
         EXPECT_LT(jet::test::rel_err(y, ref), 1e-5) << T << " " << K << " " << N;
@@ -122,7 +108,7 @@ TEST(Matmul, LargeShapesOnThePool) {
         const auto x = jet::test::random_vec(static_cast<size_t>(T) * K, 7);
         const auto W = jet::test::random_vec(static_cast<size_t>(N) * K, 8);
         const auto b = jet::test::random_vec(N, 9);
-        const auto ref = reference(x, W, b.data(), T, K, N);
+        const auto ref = jet::test::matmul_reference(x, W, b.data(), T, K, N);
         std::vector<float> y(static_cast<size_t>(T) * N);
         jet::cpu::matmul(x.data(), W.data(), b.data(), y.data(), T, K, N);
         EXPECT_LT(jet::test::rel_err(y, ref), 1e-5) << T << " " << K << " " << N;

@@ -37,6 +37,20 @@ double rel_err(const G &got, const R &ref) {
     return num / den;
 }
 
+// y = x W^T + bias in double: x [T, K], W [N, K] (row-major), bias [N] or null.
+inline std::vector<double> matmul_reference(const std::vector<float> &x, const std::vector<float> &W,
+                                            const float *bias, int T, int K, int N) {
+    std::vector<double> y(static_cast<size_t>(T) * N);
+    for (int t = 0; t < T; ++t)
+        for (int n = 0; n < N; ++n) {
+            double s = bias ? bias[n] : 0.0;
+            for (int k = 0; k < K; ++k)
+                s += double(x[size_t(t) * K + k]) * double(W[size_t(n) * K + k]);
+            y[size_t(t) * N + n] = s;
+        }
+    return y;
+}
+
 inline std::string shared_dir() { return JET_SHARED_DIR; }
 
 // The kernel goldens (../shared/fixtures/kernels/kernels.safetensors), or "" when absent.
