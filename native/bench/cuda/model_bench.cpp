@@ -70,6 +70,29 @@ std::vector<int> parse_list(const std::string &s, int max_value) {
     return out;
 }
 
+// n prompt tokens (a fixed pseudo-random sequence inside the 2B's vocabulary).
+std::vector<int32_t> prompt_tokens(int n) {
+    std::vector<int32_t> tok(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) tok[size_t(i)] = (i * 7919 + 17) % 151643;
+    return tok;
+}
+
+// A markdown table of GPU milliseconds per op kind (bench_hooks.h's breakdowns) with shares.
+std::string breakdown_table(const std::string &title,
+                            const std::vector<std::pair<std::string, double>> &parts) {
+    double total = 0;
+    for (const auto &p : parts) total += p.second;
+    std::string out = "\n| " + title + " | ms | % |\n|---|---:|---:|\n";
+    char line[256];
+    for (const auto &p : parts) {
+        std::snprintf(line, sizeof line, "| %s | %.3f | %.1f |\n", p.first.c_str(), p.second,
+                      100.0 * p.second / total);
+        out += line;
+    }
+    std::snprintf(line, sizeof line, "| total | %.3f | 100 |\n", total);
+    return out + line;
+}
+
 void log_cb(int32_t level, const char *msg, void *) {
     if (level >= JET_LOG_INFO) std::fprintf(stderr, "%s\n", msg);
 }
@@ -130,13 +153,11 @@ int main(int argc, char **argv) try {
     std::unique_ptr<jet::Cache> ctx_cache;  // the 64K-prefilled sequence, reused for decode
     {
         auto warm = be->create_cache(1, 4096);
-        std::vector<int32_t> tok(2048);
-        for (int i = 0; i < 2048; ++i) tok[size_t(i)] = (i * 7919 + 17) % 151643;
+        const auto tok = prompt_tokens(2048);
         be->prefill(*warm, 0, tok.data(), 2048, last.data(), false);  // warm-up: cuBLAS, kernels
     }
     for (int L : plens) {
-        std::vector<int32_t> tok(static_cast<size_t>(L));
-        for (int i = 0; i < L; ++i) tok[size_t(i)] = (i * 7919 + 17) % 151643;
+        const auto tok = prompt_tokens(L);
         auto cache = be->create_cache(1, std::max(L, ctx) + steps + 16);
         const int reps = L <= 4096 ? 3 : 1;
         double best = 1e30;
@@ -154,22 +175,11 @@ int main(int argc, char **argv) try {
     // Where the longest prefill's time goes (GPU time per op kind, summed over layers and chunks).
     if (!plens.empty()) {
         const int L = *std::max_element(plens.begin(), plens.end());
-        std::vector<int32_t> tok(static_cast<size_t>(L));
-        for (int i = 0; i < L; ++i) tok[size_t(i)] = (i * 7919 + 17) % 151643;
+        const auto tok = prompt_tokens(L);
         auto cache = be->create_cache(1, L + 16);
-        const auto parts = jet::cuda::prefill_breakdown(*be, *cache, 0, tok.data(), L);
-        double total = 0;
-        for (const auto &p : parts) total += p.second;
-        std::snprintf(line, sizeof line,
-                      "\n| prefill of %d tokens (eager, GPU time) | ms | %% |\n|---|---:|---:|\n", L);
-        md << line;
-        for (const auto &p : parts) {
-            std::snprintf(line, sizeof line, "| %s | %.3f | %.1f |\n", p.first.c_str(), p.second,
-                          100.0 * p.second / total);
-            md << line;
-        }
-        std::snprintf(line, sizeof line, "| total | %.3f | 100 |\n\n", total);
-        md << line;
+        md << breakdown_table("prefill of " + std::to_string(L) + " tokens (eager, GPU time)",
+                              jet::cuda::prefill_breakdown(*be, *cache, 0, tok.data(), L))
+           << "\n";
     }
 
     // ---------------------------------------------------------------- decode
@@ -210,8 +220,7 @@ int main(int argc, char **argv) try {
         }
     }
     {
-        std::vector<int32_t> tok(static_cast<size_t>(ctx));
-        for (int i = 0; i < ctx; ++i) tok[size_t(i)] = (i * 7919 + 17) % 151643;
+        const auto tok = prompt_tokens(ctx);
         be->prefill(*cache, 0, tok.data(), ctx, nullptr, false);
         for (int s = 1; s < n_seq; ++s) cache->copy_seq(0, s);  // same context, same cost
     }
@@ -286,20 +295,9 @@ int main(int argc, char **argv) try {
         B = std::min(B, n_seq);
         std::vector<int32_t> seqs(static_cast<size_t>(B)), toks(static_cast<size_t>(B), 7);
         for (int i = 0; i < B; ++i) seqs[size_t(i)] = i;
-        const auto parts = jet::cuda::decode_breakdown(*be, *cache, B, seqs.data(), toks.data());
-        double total = 0;
-        for (const auto &p : parts) total += p.second;
-        std::snprintf(line, sizeof line,
-                      "\n| decode step, batch %d @ d%d (eager, GPU time) | ms | %% |\n|---|---:|---:|\n",
-                      B, ctx);
-        md << line;
-        for (const auto &p : parts) {
-            std::snprintf(line, sizeof line, "| %s | %.3f | %.1f |\n", p.first.c_str(), p.second,
-                          100.0 * p.second / total);
-            md << line;
-        }
-        std::snprintf(line, sizeof line, "| total | %.3f | 100 |\n", total);
-        md << line;
+        md << breakdown_table("decode step, batch " + std::to_string(B) + " @ d" +
+                                  std::to_string(ctx) + " (eager, GPU time)",
+                              jet::cuda::decode_breakdown(*be, *cache, B, seqs.data(), toks.data()));
     }
     std::printf("%s", md.str().c_str());
     if (!out_path.empty()) std::ofstream(out_path) << md.str();

@@ -48,6 +48,20 @@ using FragC = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
 
 __host__ __device__ constexpr size_t align128(size_t x) { return (x + 127) / 128 * 128; }
 
+// One warp's 16x16 tile c = A B, fp32: A = 16 rows x K (row-major, leading dimension lda), B = K
+// rows x 16 (row-major, ldb), bf16 operands from shared memory; K % 16 == 0.
+__device__ __forceinline__ void tile_product(FragC &c, const bf16 *A, int lda, const bf16 *B,
+                                             int ldb, int K) {
+    wmma::fill_fragment(c, 0.0f);
+    for (int kk = 0; kk < K; kk += 16) {
+        FragA a;
+        FragB b;
+        wmma::load_matrix_sync(a, A + kk, lda);
+        wmma::load_matrix_sync(b, B + kk * ldb, ldb);
+        wmma::mma_sync(c, a, b, c);
+    }
+}
+
 // Copies rows [0, n) of a [rows x D] bf16 matrix with row stride `rs` (elements) into shared
 // memory with row stride `ld`, zero-filling rows [n, kC). D % 8 == 0, 16-byte aligned rows.
 __device__ __forceinline__ void load_rows(bf16 *dst, int ld, const bf16 *src, int64_t rs, int n,
@@ -307,14 +321,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int tile = warp; tile < 4 * ntn; tile += kWarps) {
         const int tm = tile / ntn, tn = tile % ntn;
         FragC c;
-        wmma::fill_fragment(c, 0.0f);
-        for (int kk = 0; kk < kC; kk += 16) {
-            FragA a;
-            FragB bb;
-            wmma::load_matrix_sync(a, Tb + tm * 16 * ldt + kk, ldt);
-            wmma::load_matrix_sync(bb, Kd + kk * ldk + tn * 16, ldk);
-            wmma::mma_sync(c, a, bb, c);
-        }
+        tile_product(c, Tb + tm * 16 * ldt, ldt, Kd + tn * 16, ldk, kC);
         store_tile_bf16(c, stage, w_out + tm * 16 * dK + tn * 16, dK);
     }
 
@@ -329,14 +336,7 @@ __global__ void __launch_bounds__(kThreads)
         for (int tile = warp; tile < 4 * wtn; tile += kWarps) {
             const int tm = tile / wtn, tn = tile % wtn;
             FragC c;
-            wmma::fill_fragment(c, 0.0f);
-            for (int kk = 0; kk < kC; kk += 16) {
-                FragA a;
-                FragB bb;
-                wmma::load_matrix_sync(a, Tb + tm * 16 * ldt + kk, ldt);
-                wmma::load_matrix_sync(bb, Vp + kk * ldt + tn * 16, ldt);
-                wmma::mma_sync(c, a, bb, c);
-            }
+            tile_product(c, Tb + tm * 16 * ldt, ldt, Vp + tn * 16, ldt, kC);
             store_tile_bf16(c, stage, u_out + tm * 16 * dV + c0 + tn * 16, dV);
         }
         __syncthreads();  // piece p consumed: its buffer takes piece p + 2
@@ -474,14 +474,7 @@ __global__ void __launch_bounds__(kStateMaxWarps * 32)
         for (int t = warp; t < 4 * ntn; t += nwarps) {
             const int tm = t / ntn, tn = t % ntn;
             FragC c;
-            wmma::fill_fragment(c, 0.0f);
-            for (int kk = 0; kk < dK; kk += 16) {
-                FragA a;
-                FragB bb;
-                wmma::load_matrix_sync(a, Ws + tm * 16 * ldk + kk, ldk);
-                wmma::load_matrix_sync(bb, Sb + kk * ldb + tn * 16, ldb);
-                wmma::mma_sync(c, a, bb, c);
-            }
+            tile_product(c, Ws + tm * 16 * ldk, ldk, Sb + tn * 16, ldb, dK);
             wmma::store_matrix_sync(scr, c, 16, wmma::mem_row_major);
             __syncwarp();
             const int r = tm * 16 + lr, cc = tn * 16 + lc;
@@ -605,29 +598,14 @@ __global__ void __launch_bounds__(kOutThreads)
     const float eg = __expf(gam[r]);
     for (int tn = 0; tn < ncol / 16; ++tn) {
         FragC c;
-        wmma::fill_fragment(c, 0.0f);
-        for (int kk = 0; kk < dK; kk += 16) {
-            FragA a;
-            FragB bb;
-            wmma::load_matrix_sync(a, Qs + tm * 16 * ldk + kk, ldk);
-            wmma::load_matrix_sync(bb, Hs + kk * ldo + tn * 16, ldo);
-            wmma::mma_sync(c, a, bb, c);
-        }
+        tile_product(c, Qs + tm * 16 * ldk, ldk, Hs + tn * 16, ldo, dK);
         wmma::store_matrix_sync(scr, c, 16, wmma::mem_row_major);
         __syncwarp();
         float acc[8];
 #pragma unroll
         for (int j = 0; j < 8; ++j) acc[j] = eg * scr[lr * 16 + lc + j];
         __syncwarp();
-        wmma::fill_fragment(c, 0.0f);
-#pragma unroll
-        for (int kk = 0; kk < kC; kk += 16) {
-            FragA a;
-            FragB bb;
-            wmma::load_matrix_sync(a, Aq + tm * 16 * ldq + kk, ldq);
-            wmma::load_matrix_sync(bb, Es + kk * ldo + tn * 16, ldo);
-            wmma::mma_sync(c, a, bb, c);
-        }
+        tile_product(c, Aq + tm * 16 * ldq, ldq, Es + tn * 16, ldo, kC);
         wmma::store_matrix_sync(scr, c, 16, wmma::mem_row_major);
         __syncwarp();
 #pragma unroll
