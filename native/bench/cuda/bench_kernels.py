@@ -307,9 +307,10 @@ def gdn_inputs(B, T, H, K, V):
     return q, k, v, g, beta
 
 
-def load_fla():
-    """fla's chunk_gated_delta_rule (the official model's kernel), from a copy of fla's package
-    under .carry/fla (the GPU machine) or FLA_PATH; None where it cannot be imported."""
+def load_fla(name="chunk_gated_delta_rule"):
+    """fla's `name` from fla.ops.gated_delta_rule (chunk_gated_delta_rule: the official model's
+    prefill kernel; fused_recurrent_gated_delta_rule: its decode step), from a copy of fla's
+    package under .carry/fla (the GPU machine) or FLA_PATH; None where it cannot be imported."""
     for d in [os.environ.get("FLA_PATH"), os.path.join(ROOT, ".carry", "fla"), ".carry/fla"]:
         if d and os.path.isdir(os.path.join(d, "fla")) and d not in sys.path:
             sys.path.insert(0, d)
@@ -328,10 +329,10 @@ def load_fla():
         stub.__getattr__ = missing
         sys.modules["einops"] = stub
     try:
-        from fla.ops.gated_delta_rule import chunk_gated_delta_rule
-        return chunk_gated_delta_rule
-    except Exception as e:  # noqa: BLE001 - report and fall back to the torch form
-        print(f"fla not importable ({type(e).__name__}: {e}); gated_delta_chunk vs plain torch")
+        import fla.ops.gated_delta_rule as ops
+        return getattr(ops, name)
+    except Exception as e:  # noqa: BLE001 - report and fall back
+        print(f"fla's {name} not importable ({type(e).__name__}: {e})")
         return None
 
 
@@ -415,19 +416,37 @@ def bench_gated_delta_chunk(lib, rows, Ts):
 
 
 def bench_gated_delta_step(lib, rows, bw):
+    """One decode step of B sequences (2B heads) in place on the fp32 state, vs fla's
+    fused_recurrent_gated_delta_rule (the official model's decode kernel; out of place: it reads
+    the state and writes a new one, the same bytes); both timed inside a CUDA graph."""
     H, K, V = 12, 96, 256
-    for B in (1, 8, 64):
+    fla = load_fla("fused_recurrent_gated_delta_rule")
+    for B in (1, 8, 64, 128):
         q, k, v, g, beta = gdn_inputs(B, 1, H, K, V)
-        S = torch.randn(B, H, K, V, device="cuda") * 0.1
+        S0 = torch.randn(B, H, K, V, device="cuda") * 0.1
+        S = S0.clone()
         o = torch.empty(B, H, V, device="cuda")
         fn = lambda: ok(lib.jb_gated_delta_step(ptr(q), ptr(k), ptr(v), ptr(g), ptr(beta), ptr(S), ptr(o),
                                                 B, H, K, V, K ** -0.5, stream()))
         ms = timeit_graph(fn)
         nbytes = 2 * S.numel() * 4 + o.numel() * 4
         ideal = nbytes / bw * 1e3
+        base, ratio, err = f"copy-bound {ideal * 1e3:.1f} us", f"{ideal / ms:.0%} of copy", "-"
+        if fla is not None:
+            run_fla = lambda: fla(q, k, v, g, beta, scale=K ** -0.5, initial_state=S0,
+                                  output_final_state=True, use_qk_l2norm_in_kernel=False)
+            try:
+                base_ms = timeit_graph(run_fla)
+            except Exception:  # noqa: BLE001 - Triton launches that cannot be captured
+                base_ms = timeit(run_fla)
+            S.copy_(S0)
+            fn()
+            ro, rS = run_fla()
+            err = f"{max(rel_rms(o, ro.float().view(B, H, V)), rel_rms(S, rS)):.1e}"
+            base = f"fla fused_recurrent {base_ms * 1e3:.1f} us ({ideal / base_ms:.0%} of copy)"
+            ratio += f"; {base_ms / ms:.2f}x"
         rows.append(("gated_delta_step", f"B={B} H=12 dK=96 dV=256", f"{ms * 1e3:.1f} us",
-                     f"{nbytes / (ms * 1e-3) / 1e12:.2f} TB/s", f"copy-bound {ideal * 1e3:.1f} us",
-                     f"{ideal / ms:.0%} of copy", "-"))
+                     f"{nbytes / (ms * 1e-3) / 1e12:.2f} TB/s", base, ratio, err))
 
 
 def bench_dynamic_conv(lib, rows, bw, Ts):

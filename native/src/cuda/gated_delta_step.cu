@@ -6,11 +6,16 @@
 // kernel is laid out for bandwidth: the columns of S are independent (S^T k, the update and
 // S^T q all work column by column), so a block owns 32 columns of one head and splits the dK
 // rows over 8 row groups; a warp reads 32 consecutive floats of one row. Each thread keeps its
-// rows of the column in registers: 16 rows (dK <= 128) or, in a second instantiation, 32 rows
-// (dK <= 256), so the common small heads keep their register budget. Launched with PDL
-// (cuda/launch.h): the state is loaded before waiting for the kernel before it, which never
-// writes the state.
+// rows of the column in registers: 12 rows (dK <= 96), 16 (dK <= 128) or 32 (dK <= 256), so
+// the common small heads keep their register budget. The blocks are persistent
+// (as many as fit on the GPU at once) and walk the (sequence, head, 32 columns) tiles; the next
+// tile's state column is loaded while the current one is computed, so the DRAM stream does not
+// stop at each tile's barriers (a batched step reads and writes B x 1.2 MB for the 2B per layer).
+// Launched with PDL (cuda/launch.h): the first tile's state is loaded before waiting for the
+// kernel before it, which never writes the state.
 //   S <- exp(g) S;  e = beta (v - S^T k);  S <- S + k e^T;  o = scale S^T q
+#include <algorithm>
+#include <climits>
 #include <string>
 
 #include "cuda/common.cuh"
@@ -39,7 +44,7 @@ struct StepArgs {
     // both
     float *state, *o;
     const int32_t *seqs;  // row b's sequence in state/conv; null: b
-    int H, dK, dV;
+    int B, H, dK, dV;
     float scale;
 };
 
@@ -57,158 +62,203 @@ __device__ __forceinline__ float block_sum(float v, float *red) {
 
 // kRows: rows per thread, at most (dK <= kRows * kGroups). kFused: the JetBlock prologue.
 template <int kRows, bool kFused>
-__global__ void __launch_bounds__(kThreads) gated_delta_step_kernel(const StepArgs a) {
+__global__ void __launch_bounds__(kThreads, (!kFused && kRows <= 12) ? 4 : 1) gated_delta_step_kernel(const StepArgs a) {
     __shared__ float sq[kRows * kGroups], sk[kRows * kGroups];
     __shared__ float red[kGroups][kCols];
     __shared__ float se[kCols];
     __shared__ float gates[2];  // decay, beta
     const int lane = threadIdx.x, grp = threadIdx.y;
     const int tid = grp * kCols + lane;
-    const int h = blockIdx.y, b = blockIdx.z;
     const int H = a.H, dK = a.dK, dV = a.dV;
-    const int64_t bh = int64_t(b) * H + h;
-    const int64_t sb = a.seqs ? a.seqs[b] : b;  // never written by a kernel of the step
-    const int col = blockIdx.x * kCols + lane;
-    const bool active = col < dV;
-
-    // The state column (and, fused, the conv state and generator bias of this lane's channel)
-    // first: the kernel just before this one in the stream does not write them.
-    float *S = a.state + (sb * H + h) * dK * dV;
-    float s[kRows];
-#pragma unroll
-    for (int i = 0; i < kRows; ++i) {
-        const int r = grp + i * kGroups;
-        s[i] = (active && r < dK) ? S[int64_t(r) * dV + col] : 0.0f;
-    }
+    const int ncb = (dV + kCols - 1) / kCols;
+    const int tiles = ncb * H * a.B;
     constexpr int kMaxW = 8;
-    const bool conv_lane = kFused && grp == 0 && active;
-    const int c = h * dV + col;  // fused: conv channel of this lane
-    float cst[kMaxW], cb[kMaxW];
-    if constexpr (kFused) {
+
+    // Tile t: columns [32 (t % ncb), +32) of head (t / ncb) % H of batch row t / (ncb H).
+    // Its state column (and, fused, the conv state and generator bias of this lane's channel):
+    // never written by a kernel of the step, nor by another tile.
+    auto load = [&](int t, float(&s)[kRows], float(&cst)[kMaxW], float(&cb)[kMaxW]) {
+        if (t >= tiles) {  // past the last tile: nothing to load
 #pragma unroll
-        for (int j = 0; j < kMaxW; ++j) {
-            const bool ok = conv_lane && j < a.W;
-            cst[j] = ok ? a.conv[(sb * H * dV + c) * a.W + j] : 0.0f;
-            cb[j] = ok && a.bias ? __bfloat162float(a.bias[int64_t(c) * a.W + j]) : 0.0f;
+            for (int i = 0; i < kRows; ++i) s[i] = 0.0f;
+            return;
         }
-    }
+        const int h = (t / ncb) % H, b = t / (ncb * H);
+        const int col = (t % ncb) * kCols + lane;
+        const bool active = col < dV;
+        const int64_t sb = a.seqs ? a.seqs[b] : b;
+        const float *S = a.state + (sb * H + h) * dK * dV;
+#pragma unroll
+        for (int i = 0; i < kRows; ++i) {
+            const int r = grp + i * kGroups;
+            s[i] = (active && r < dK) ? S[int64_t(r) * dV + col] : 0.0f;
+        }
+        if constexpr (kFused) {
+            const bool conv_lane = grp == 0 && active;
+            const int c = h * dV + col;
+#pragma unroll
+            for (int j = 0; j < kMaxW; ++j) {
+                const bool ok = conv_lane && j < a.W;
+                cst[j] = ok ? a.conv[(sb * H * dV + c) * a.W + j] : 0.0f;
+                cb[j] = ok && a.bias ? __bfloat162float(a.bias[int64_t(c) * a.W + j]) : 0.0f;
+            }
+        }
+    };
+    float s[kRows], cst[kMaxW], cb[kMaxW];      // this tile
+    float sn[kRows], cstn[kMaxW], cbn[kMaxW];  // the next one (in flight)
+    load(blockIdx.x, s, cst, cb);
     pdl_wait();
     pdl_trigger();
 
-    float vv = 0.0f;  // v of this lane's column (row group 0)
-    if constexpr (kFused) {
-        // Every input of this token first (one round trip), then the math.
-        const float *row = a.proj + int64_t(b) * a.ld;
-        float qv = 0.0f, kv = 0.0f, u = 0.0f, ga = 0.0f, gb = 0.0f, kern[kMaxW];
-        if (tid < dK) {
-            qv = row[int64_t(h) * dK + tid];
-            kv = row[int64_t(H + h) * dK + tid];
-        }
-        if (tid == 0) {
-            ga = row[a.ab_col + h];
-            gb = row[a.ab_col + H + h];
-        }
-        const float *kr = a.kern + int64_t(b) * a.ldk + int64_t(c) * a.W;
-#pragma unroll
-        for (int j = 0; j < kMaxW; ++j) kern[j] = conv_lane && j < a.W ? kr[j] : 0.0f;
-        if (conv_lane) u = row[a.u_col + c];
+    for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
+        if (t != int(blockIdx.x)) __syncthreads();  // the previous tile's shared reads are done
+        load(t + gridDim.x, sn, cstn, cbn);
+        const int h = (t / ncb) % H, b = t / (ncb * H);
+        const int64_t bh = int64_t(b) * H + h;
+        const int64_t sb = a.seqs ? a.seqs[b] : b;
+        const int col = (t % ncb) * kCols + lane;
+        const bool active = col < dV;
+        float *S = a.state + (sb * H + h) * dK * dV;
 
-        // q, k = l2norm(silu(.)) per head, rounded to bf16 (as jet_qk_gates stores them).
-        qv = tid < dK ? silu(qv) : 0.0f;
-        kv = tid < dK ? silu(kv) : 0.0f;
-        const float rq = rsqrtf(block_sum(qv * qv, &red[0][0]) + 1e-6f);
-        const float rk = rsqrtf(block_sum(kv * kv, &red[1][0]) + 1e-6f);
-        if (tid < dK) {
-            sq[tid] = round_bf16(qv * rq);
-            sk[tid] = round_bf16(kv * rk);
-        }
-        if (tid == 0) {
-            const float x = ga + a.dt_bias[h];
-            const float sp = softplus(x);
-            gates[0] = __expf(-__expf(a.A_log[h]) * sp);
-            gates[1] = sigmoid(gb);
-        }
-        // Dynamic conv on V (as dynamic_conv with T = 1): window = state[1..W-1], u.
-        if (conv_lane) {
-            float acc = 0.0f;
-            float *st = a.conv + (sb * H * dV + c) * a.W;
-#pragma unroll
-            for (int j = 0; j < kMaxW; ++j) {
-                if (j < a.W) {
-                    const float x = j + 1 < a.W ? cst[j + 1 < kMaxW ? j + 1 : 0] : u;
-                    acc = fmaf(kern[j] + cb[j], x, acc);
-                    st[j] = x;
-                }
+        float vv = 0.0f;  // v of this lane's column (row group 0)
+        if constexpr (kFused) {
+            const bool conv_lane = grp == 0 && active;
+            const int c = h * dV + col;  // conv channel of this lane
+            // Every input of this token first (one round trip), then the math.
+            const float *row = a.proj + int64_t(b) * a.ld;
+            float qv = 0.0f, kv = 0.0f, u = 0.0f, ga = 0.0f, gb = 0.0f, kern[kMaxW];
+            if (tid < dK) {
+                qv = row[int64_t(h) * dK + tid];
+                kv = row[int64_t(H + h) * dK + tid];
             }
-            vv = round_bf16(silu(acc));
-        }
-    } else {
-        for (int i = tid; i < dK; i += kThreads) {
-            sq[i] = __bfloat162float(a.q[bh * dK + i]);
-            sk[i] = __bfloat162float(a.k[bh * dK + i]);
-        }
-        if (tid == 0) {
-            gates[0] = __expf(a.g[bh]);
-            gates[1] = a.beta[bh];
-        }
-        if (grp == 0 && active) vv = __bfloat162float(a.v[bh * dV + col]);
-    }
-    __syncthreads();
-    const float decay = gates[0];
+            if (tid == 0) {
+                ga = row[a.ab_col + h];
+                gb = row[a.ab_col + H + h];
+            }
+            const float *kr = a.kern + int64_t(b) * a.ldk + int64_t(c) * a.W;
+#pragma unroll
+            for (int j = 0; j < kMaxW; ++j) kern[j] = conv_lane && j < a.W ? kr[j] : 0.0f;
+            if (conv_lane) u = row[a.u_col + c];
 
-    float part = 0.0f;
+            // q, k = l2norm(silu(.)) per head, rounded to bf16 (as jet_qk_gates stores them).
+            qv = tid < dK ? silu(qv) : 0.0f;
+            kv = tid < dK ? silu(kv) : 0.0f;
+            const float rq = rsqrtf(block_sum(qv * qv, &red[0][0]) + 1e-6f);
+            const float rk = rsqrtf(block_sum(kv * kv, &red[1][0]) + 1e-6f);
+            if (tid < dK) {
+                sq[tid] = round_bf16(qv * rq);
+                sk[tid] = round_bf16(kv * rk);
+            }
+            if (tid == 0) {
+                const float x = ga + a.dt_bias[h];
+                const float sp = softplus(x);
+                gates[0] = __expf(-__expf(a.A_log[h]) * sp);
+                gates[1] = sigmoid(gb);
+            }
+            // Dynamic conv on V (as dynamic_conv with T = 1): window = state[1..W-1], u.
+            if (conv_lane) {
+                float acc = 0.0f;
+                float *st = a.conv + (sb * H * dV + c) * a.W;
 #pragma unroll
-    for (int i = 0; i < kRows; ++i) {
-        const int r = grp + i * kGroups;
-        if (r < dK) part = fmaf(sk[r], s[i], part);
-    }
-    red[grp][lane] = part;
-    __syncthreads();
-    if (grp == 0) {
-        float sk_dot = 0.0f;
-#pragma unroll
-        for (int j = 0; j < kGroups; ++j) sk_dot += red[j][lane];
-        se[lane] = gates[1] * (vv - decay * sk_dot);
-    }
-    __syncthreads();
-    const float e = se[lane];
-    part = 0.0f;
-#pragma unroll
-    for (int i = 0; i < kRows; ++i) {
-        const int r = grp + i * kGroups;
-        if (r < dK) {
-            const float ns = fmaf(decay, s[i], sk[r] * e);
-            if (active) S[int64_t(r) * dV + col] = ns;
-            part = fmaf(sq[r], ns, part);
+                for (int j = 0; j < kMaxW; ++j) {
+                    if (j < a.W) {
+                        const float x = j + 1 < a.W ? cst[j + 1 < kMaxW ? j + 1 : 0] : u;
+                        acc = fmaf(kern[j] + cb[j], x, acc);
+                        st[j] = x;
+                    }
+                }
+                vv = round_bf16(silu(acc));
+            }
+        } else {
+            for (int i = tid; i < dK; i += kThreads) {
+                sq[i] = __bfloat162float(a.q[bh * dK + i]);
+                sk[i] = __bfloat162float(a.k[bh * dK + i]);
+            }
+            if (tid == 0) {
+                gates[0] = __expf(a.g[bh]);
+                gates[1] = a.beta[bh];
+            }
+            if (grp == 0 && active) vv = __bfloat162float(a.v[bh * dV + col]);
         }
-    }
-    red[grp][lane] = part;  // safe: every read of red happened before the last barrier
-    __syncthreads();
-    if (grp == 0 && active) {
-        float acc = 0.0f;
+        __syncthreads();
+        const float decay = gates[0];
+
+        float part = 0.0f;
 #pragma unroll
-        for (int j = 0; j < kGroups; ++j) acc += red[j][lane];
-        a.o[bh * dV + col] = a.scale * acc;
+        for (int i = 0; i < kRows; ++i) {
+            const int r = grp + i * kGroups;
+            if (r < dK) part = fmaf(sk[r], s[i], part);
+        }
+        red[grp][lane] = part;
+        __syncthreads();
+        if (grp == 0) {
+            float sk_dot = 0.0f;
+#pragma unroll
+            for (int j = 0; j < kGroups; ++j) sk_dot += red[j][lane];
+            se[lane] = gates[1] * (vv - decay * sk_dot);
+        }
+        __syncthreads();
+        const float e = se[lane];
+        part = 0.0f;
+#pragma unroll
+        for (int i = 0; i < kRows; ++i) {
+            const int r = grp + i * kGroups;
+            if (r < dK) {
+                const float ns = fmaf(decay, s[i], sk[r] * e);
+                if (active) S[int64_t(r) * dV + col] = ns;
+                part = fmaf(sq[r], ns, part);
+            }
+        }
+        red[grp][lane] = part;  // safe: every read of red happened before the last barrier
+        __syncthreads();
+        if (grp == 0 && active) {
+            float acc = 0.0f;
+#pragma unroll
+            for (int j = 0; j < kGroups; ++j) acc += red[j][lane];
+            a.o[bh * dV + col] = a.scale * acc;
+        }
+#pragma unroll
+        for (int i = 0; i < kRows; ++i) s[i] = sn[i];
+        if constexpr (kFused) {
+#pragma unroll
+            for (int j = 0; j < kMaxW; ++j) cst[j] = cstn[j], cb[j] = cbn[j];
+        }
     }
 }
 
 void check_sizes(const char *what, int B, int H, int dK, int dV) {
-    if (B < 1 || H < 1 || dK < 1 || dK > kMaxDK || dV < 1 || B > 65535 || H > 65535)
+    if (B < 1 || H < 1 || dK < 1 || dK > kMaxDK || dV < 1 ||
+        int64_t(B) * H * ((dV + kCols - 1) / kCols) > INT32_MAX)
         throw Error(JET_ERR_INVALID_ARGUMENT,
                     std::string(what) + ": unsupported sizes B=" + std::to_string(B) +
                         " H=" + std::to_string(H) + " dK=" + std::to_string(dK) +
                         " dV=" + std::to_string(dV) + " (dK <= 256)");
 }
 
+// Persistent blocks: as many as fit on the GPU at once, at most one per tile.
+template <int kRows, bool kFused>
+void launch_rows(const StepArgs &a, cudaStream_t s) {
+    auto *kernel = gated_delta_step_kernel<kRows, kFused>;
+    int dev = 0, sms = 0, per_sm = 0;
+    check(cudaGetDevice(&dev), "gated_delta_step (cudaGetDevice)");
+    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev),
+          "gated_delta_step (SM count)");
+    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0),
+          "gated_delta_step (occupancy)");
+    const int64_t tiles = int64_t((a.dV + kCols - 1) / kCols) * a.H * a.B;
+    const int grid = int(std::min<int64_t>(tiles, int64_t(std::max(1, sms * per_sm))));
+    launch_pdl(kFused ? "jetblock_decode_step" : "gated_delta_step", kernel, dim3(unsigned(grid)),
+               dim3(kCols, kGroups), 0, s, a);
+}
+
 template <bool kFused>
-void launch(const StepArgs &a, int B, cudaStream_t s) {
-    const dim3 grid(unsigned((a.dV + kCols - 1) / kCols), unsigned(a.H), unsigned(B));
-    const dim3 block(kCols, kGroups);
-    const char *what = kFused ? "jetblock_decode_step" : "gated_delta_step";
-    if (a.dK <= 16 * kGroups)
-        launch_pdl(what, gated_delta_step_kernel<16, kFused>, grid, block, 0, s, a);
+void launch(const StepArgs &a, cudaStream_t s) {
+    if (a.dK <= 12 * kGroups)  // the 2B's dK = 96
+        launch_rows<12, kFused>(a, s);
+    else if (a.dK <= 16 * kGroups)
+        launch_rows<16, kFused>(a, s);
     else
-        launch_pdl(what, gated_delta_step_kernel<32, kFused>, grid, block, 0, s, a);
+        launch_rows<32, kFused>(a, s);
 }
 
 }  // namespace
@@ -221,8 +271,8 @@ void gated_delta_step(const bf16 *q, const bf16 *k, const bf16 *v, const float *
         throw Error(JET_ERR_INVALID_ARGUMENT, "gated_delta_step: null tensor pointer");
     StepArgs a{};
     a.q = q, a.k = k, a.v = v, a.g = g, a.beta = beta;
-    a.state = state, a.o = o, a.H = H, a.dK = dK, a.dV = dV, a.scale = scale, a.seqs = seqs;
-    launch<false>(a, B, s);
+    a.state = state, a.o = o, a.B = B, a.H = H, a.dK = dK, a.dV = dV, a.scale = scale, a.seqs = seqs;
+    launch<false>(a, s);
 }
 
 void jetblock_decode_step(const float *proj, int ld, int u_col, int ab_col, const float *kern,
@@ -241,8 +291,8 @@ void jetblock_decode_step(const float *proj, int ld, int u_col, int ab_col, cons
     StepArgs a{};
     a.proj = proj, a.ld = ld, a.u_col = u_col, a.ab_col = ab_col, a.kern = kern, a.ldk = ldk;
     a.bias = bias, a.A_log = A_log, a.dt_bias = dt_bias, a.conv = conv, a.W = W;
-    a.state = state, a.o = o, a.H = H, a.dK = dK, a.dV = dV, a.scale = scale, a.seqs = seqs;
-    launch<true>(a, B, s);
+    a.state = state, a.o = o, a.B = B, a.H = H, a.dK = dK, a.dV = dV, a.scale = scale, a.seqs = seqs;
+    launch<true>(a, s);
 }
 
 }  // namespace jet::cuda

@@ -20,7 +20,9 @@ namespace {
 using jet::cuda::bf16;
 using jet::test::DevBuf;
 
-void run_case(int B, int H, int dK, int dV, int steps, uint32_t seed, float g_lo = -0.5f) {
+// reversed: batch row b steps the state of sequence B - 1 - b (the backend's `seqs` mapping).
+void run_case(int B, int H, int dK, int dV, int steps, uint32_t seed, float g_lo = -0.5f,
+              bool reversed = false) {
     const float scale = 1.f / std::sqrt(float(dK));
     const size_t ss = size_t(H) * dK * dV;
     auto S = jet::test::random_vec(B * ss, seed, -0.5f, 0.5f);
@@ -28,6 +30,10 @@ void run_case(int B, int H, int dK, int dV, int steps, uint32_t seed, float g_lo
     DevBuf<float> dS(S.size()), dg(size_t(B) * H), db(size_t(B) * H), dout(size_t(B) * H * dV);
     DevBuf<bf16> dq(size_t(B) * H * dK), dk(size_t(B) * H * dK), dv(size_t(B) * H * dV);
     jet::test::upload(dS, S);
+    std::vector<int32_t> seqs(static_cast<size_t>(B));
+    for (int b = 0; b < B; ++b) seqs[size_t(b)] = reversed ? B - 1 - b : b;
+    DevBuf<int32_t> dseqs(seqs.size());
+    jet::test::upload(dseqs, seqs);
     double worst_o = 0;
     for (int step = 0; step < steps; ++step) {
         const uint32_t s = seed + 10 * (step + 1);
@@ -47,14 +53,16 @@ void run_case(int B, int H, int dK, int dV, int steps, uint32_t seed, float g_lo
         jet::test::upload(dg, g);
         jet::test::upload(db, beta);
         jet::cuda::gated_delta_step(dq.get(), dk.get(), dv.get(), dg.get(), db.get(), dS.get(),
-                                    dout.get(), B, H, dK, dV, scale, nullptr);
+                                    dout.get(), B, H, dK, dV, scale, nullptr,
+                                    reversed ? dseqs.get() : nullptr);
         const auto o = jet::test::download(dout);
         std::vector<float> o_ref(o.size());
         for (int b = 0; b < B; ++b)
             jet::cpu::gated_delta_recurrent(
                 q.data() + size_t(b) * H * dK, k.data() + size_t(b) * H * dK,
                 v.data() + size_t(b) * H * dV, g.data() + size_t(b) * H, beta.data() + size_t(b) * H,
-                S_ref.data() + b * ss, o_ref.data() + size_t(b) * H * dV, 1, H, dK, dV, scale);
+                S_ref.data() + size_t(seqs[size_t(b)]) * ss, o_ref.data() + size_t(b) * H * dV, 1,
+                H, dK, dV, scale);
         worst_o = std::max(worst_o, jet::test::rel_rms(o, o_ref));
     }
     const double es = jet::test::rel_rms(jet::test::download(dS), S_ref);
@@ -67,6 +75,16 @@ void run_case(int B, int H, int dK, int dV, int steps, uint32_t seed, float g_lo
 TEST(CudaGatedDeltaStep, BatchOf2BHeads) {
     JET_SKIP_WITHOUT_CUDA();
     run_case(3, 12, 96, 256, 4, 1);
+}
+
+// More (sequence, head, 32-column) tiles than resident blocks: each persistent block walks
+// several, loading the next tile's state while it computes one (2B heads, batch 48: 4,608 tiles).
+TEST(CudaGatedDeltaStep, ManyTilesPerBlock) {
+    JET_SKIP_WITHOUT_CUDA();
+    run_case(48, 12, 96, 256, 2, 31);
+    run_case(40, 12, 96, 256, 2, 32, -0.5f, true);  // rows mapped to other sequences' states
+    run_case(24, 8, 192, 192, 2, 33);               // the 32-row instantiation
+    run_case(33, 16, 128, 250, 2, 34, -0.5f, true);  // 16 rows, a partial last column block
 }
 
 TEST(CudaGatedDeltaStep, FourBHeads) {
@@ -146,6 +164,7 @@ TEST(CudaJetBlockDecodeStep, MatchesUnfusedKernels) {
     run_fused_case(2, 16, 128, 256, 4, 2, 22, true);  // the 4B
     run_fused_case(1, 4, 256, 64, 3, 2, 23, false);   // dK = 256, no generator bias
     run_fused_case(2, 3, 20, 50, 2, 3, 24, true);     // odd sizes
+    run_fused_case(4, 40, 96, 256, 4, 2, 25, true);   // more tiles than resident blocks
 }
 
 TEST(CudaJetBlockDecodeStep, RejectsBadLayout) {
