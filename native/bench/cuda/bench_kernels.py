@@ -433,7 +433,7 @@ def bench_gated_delta_step(lib, rows, bw):
         ideal = nbytes / bw * 1e3
         base, ratio, err = f"copy-bound {ideal * 1e3:.1f} us", f"{ideal / ms:.0%} of copy", "-"
         if fla is not None:
-            run_fla = lambda: fla(q, k, v, g, beta, scale=K ** -0.5, initial_state=S0,
+            run_fla = lambda: fla(q, k, v, g=g, beta=beta, scale=K ** -0.5, initial_state=S0,
                                   output_final_state=True, use_qk_l2norm_in_kernel=False)
             try:
                 base_ms = timeit_graph(run_fla)
