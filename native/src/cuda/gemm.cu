@@ -509,9 +509,13 @@ __device__ __forceinline__ void prologue_scales(const GemvArgs &a, float *red,
 // units (8 values): chunk c's 16 values of token t are units (2t) * C + c and (2t + 1) * C + c,
 // so that the lanes of a warp read consecutive 16-byte units (no bank conflicts).
 // wk_split (WK): 1, 2, 4 or 8 warps per row group; the block's tile is kQWarps / WK row groups.
+// T = 1: two blocks an SM (at most 128 registers a thread); T > 1 needs more (one block an SM).
 template <int T, int P, int WT>
-__global__ void __launch_bounds__(kQWarps * 32) gemv_q_kernel(const GemvArgs a, int wk_split) {
+__global__ void __launch_bounds__(kQWarps * 32, T == 1 ? 2 : 1) gemv_q_kernel(const GemvArgs a,
+                                                                             int wk_split) {
     constexpr int R = kQRows, U = kQUnroll;
+    // x chunks a thread stages at once: SiLU(gate) * up holds 16 fp32 values per chunk.
+    constexpr int kQStage = P == kSiluMul ? 2 : 4;
     static_assert(WT != kWBf16, "gemv_q_kernel: quantized weights");
     extern __shared__ uint4 xs[];
     __shared__ float red[kQWarps][T * R];
@@ -548,14 +552,25 @@ __global__ void __launch_bounds__(kQWarps * 32) gemv_q_kernel(const GemvArgs a, 
     pdl_wait();
     pdl_trigger();
 
-    // Stage x: the prologue once per block.
+    // Stage x: the prologue once per block, kQStage 8-value chunks a thread in flight (x comes
+    // from L2: one chunk at a time would pay its latency K / 2048 times for long rows).
     prologue_scales<T, P>(a, &red[0][0], scale_s);
-    for (int i = threadIdx.x; i < T * 2 * C; i += blockDim.x) {
-        const int t = i / (2 * C), cx = i % (2 * C);
-        const float sc = P == kGatedRms ? scale_s[t][(8 * cx) / a.hd]
-                         : P == kRms    ? scale_s[t][0]
-                                        : 1.0f;
-        xs[(2 * t + (cx & 1)) * C + cx / 2] = x_chunk<P>(a, t, cx, sc);
+    const int nx = T * 2 * C, bd = blockDim.x;
+    for (int i0 = threadIdx.x; i0 < nx; i0 += kQStage * bd) {
+        uint4 v[kQStage];
+#pragma unroll
+        for (int j = 0; j < kQStage; ++j) {
+            const int i = i0 + j * bd, t = min(i / (2 * C), T - 1), cx = i % (2 * C);
+            const float sc = P == kGatedRms ? scale_s[t][(8 * cx) / a.hd]
+                             : P == kRms    ? scale_s[t][0]
+                                            : 1.0f;
+            if (i < nx) v[j] = x_chunk<P>(a, t, cx, sc);
+        }
+#pragma unroll
+        for (int j = 0; j < kQStage; ++j) {
+            const int i = i0 + j * bd, t = i / (2 * C), cx = i % (2 * C);
+            if (i < nx) xs[(2 * t + (cx & 1)) * C + cx / 2] = v[j];
+        }
     }
     __syncthreads();
 
