@@ -17,11 +17,16 @@
 // weight chunks into registers before it waits for the previous kernel, so the weight stream
 // starts while that kernel drains.
 //
-// Weight-only quantized W (FP8 e4m3fn or int8, issue 15): both kernels are templated on the
-// weight type WT, so a 16-byte load carries 16 weights instead of 8 (the x side reads two 8-value
-// chunks for it); the values convert to fp32 once per chunk and row and serve the T tokens. The
-// scales multiply fp32 sums: per output channel once per row at the store, per group once per
-// (row, 16-weight chunk) on the chunk's partial sum (a chunk never straddles two groups).
+// Weight-only quantized W (FP8 e4m3fn or int8, issue 15) has its own decode GEMV,
+// gemv_q_kernel (below: x staged once per block in shared memory, warps owning 4-row groups,
+// double-buffered loads, no barrier in the weight stream), since with 1 byte a weight the rows
+// kernel's per-group block reduction and per-group prologue cost more than the stream itself.
+// Both older kernels are templated on the weight type WT too and still serve quantized W where
+// x does not fit gemv_q_kernel's shared memory (T * K * 2 bytes > 160 KB), and everywhere in a
+// build with JET_GEMV_QUANT_LEGACY (bench_kernels.py --legacy-fp8 compares the two). A 16-byte
+// load carries 16 weights; they convert to fp32 once per chunk and row and serve the T tokens.
+// The scales multiply fp32 sums: per output channel once per row at the store, per group once
+// per (row, 16-weight chunk) on the chunk's partial sum (a chunk never straddles two groups).
 #include <algorithm>
 
 #include <string>
