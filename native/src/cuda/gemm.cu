@@ -727,11 +727,18 @@ void launch_q(const GemvArgs &a, cudaStream_t s) {
                s, a, wk);
 }
 
+// JET_GEMV_QUANT_LEGACY: quantized W through the rows / warp kernels only (bench_kernels.py
+// --legacy-fp8 builds a second library with it, for comparison).
+#ifdef JET_GEMV_QUANT_LEGACY
+constexpr bool kGemvQuantLegacy = true;
+#else
+constexpr bool kGemvQuantLegacy = false;
+#endif
+
 template <int P, int WT>
 void launch_gemv_t(const GemvArgs &a, int T, cudaStream_t s) {
-#ifndef JET_GEMV_QUANT_LEGACY  // (bench_kernels.py builds one library with it, for comparison)
     if constexpr (WT != kWBf16) {
-        if (q_smem(T, a.K) <= size_t(kQSmemMax)) {
+        if (!kGemvQuantLegacy && q_smem(T, a.K) <= size_t(kQSmemMax)) {
             switch (T) {
             case 1: launch_q<1, P, WT>(a, s); return;
             case 2: launch_q<2, P, WT>(a, s); return;
@@ -740,7 +747,6 @@ void launch_gemv_t(const GemvArgs &a, int T, cudaStream_t s) {
             }
         }
     }
-#endif
     if constexpr (P == kPlain || P == kRms) {
         if (a.N >= (P == kPlain ? kWarpRowsN : kWarpRowsRms)) {
             switch (T) {
