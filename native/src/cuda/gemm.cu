@@ -17,11 +17,16 @@
 // weight chunks into registers before it waits for the previous kernel, so the weight stream
 // starts while that kernel drains.
 //
-// Weight-only quantized W (FP8 e4m3fn or int8, issue 15): both kernels are templated on the
-// weight type WT, so a 16-byte load carries 16 weights instead of 8 (the x side reads two 8-value
-// chunks for it); the values convert to fp32 once per chunk and row and serve the T tokens. The
-// scales multiply fp32 sums: per output channel once per row at the store, per group once per
-// (row, 16-weight chunk) on the chunk's partial sum (a chunk never straddles two groups).
+// Weight-only quantized W (FP8 e4m3fn or int8, issue 15) has its own decode GEMV,
+// gemv_q_kernel (below: x staged once per block in shared memory, warps owning 4-row groups,
+// double-buffered loads, no barrier in the weight stream), since with 1 byte a weight the rows
+// kernel's per-group block reduction and per-group prologue cost more than the stream itself.
+// Both older kernels are templated on the weight type WT too and still serve quantized W where
+// x does not fit gemv_q_kernel's shared memory (T * K * 2 bytes > 160 KB), and everywhere in a
+// build with JET_GEMV_QUANT_LEGACY (bench_kernels.py --legacy-fp8 compares the two). A 16-byte
+// load carries 16 weights; they convert to fp32 once per chunk and row and serve the T tokens.
+// The scales multiply fp32 sums: per output channel once per row at the store, per group once
+// per (row, 16-weight chunk) on the chunk's partial sum (a chunk never straddles two groups).
 #include <algorithm>
 
 #include <string>
@@ -447,6 +452,210 @@ __global__ void __launch_bounds__(kGemvWarps * 32) gemv_warp_kernel(const GemvAr
     }
 }
 
+// Quantized W (FP8 e4m3 / int8), T <= 4: gemv_q_kernel, built for the weight stream.
+// - A block of kQWarps warps stages x (after the prologue, rounded to bf16 as the unfused op
+//   does) in shared memory once; the weights never wait for a barrier after that.
+// - A warp owns R = 4 output rows over a K slice (1/WK of the row; WK = 1 but for narrow matrices
+//   of long rows, e.g. the MLP down projection, where WK warps of the block split K so that the
+//   SMs get enough warps); its lanes take consecutive 16-byte chunks (16 weights) of the slice.
+// - Each lane keeps R x U chunk loads of the next step in flight while it computes the current
+//   one (double buffer, U = 2: 128 bytes a lane, 4 KB a warp, across row-group boundaries too).
+// - Reductions are warp shuffles; only with WK > 1 does a tile of rows end with a block barrier
+//   to add the WK partial sums (a few tiles per block at most, since such matrices are narrow).
+// - Persistent blocks (as many as fit at once) walk the tiles of kQWarps / WK row groups, so x is
+//   staged at most once per resident block.
+// Weights convert to fp32 exactly once per chunk (hardware e4m3x2 -> f16x2, then f16 -> f32; the
+// int8 byte-permute trick), every product and sum is fp32, scales as in the other kernels.
+constexpr int kQWarps = 8;               // gemv_q_kernel: warps per block
+constexpr int kQRows = 4;                // gemv_q_kernel: rows per warp (R)
+constexpr int kQUnroll = 2;              // gemv_q_kernel: chunks per lane and row in one step (U)
+constexpr int kQSmemMax = 160 * 1024;    // gemv_q_kernel: staged x at most (T * K * 2 bytes)
+
+// Block-wide prologue norm scales: kRms one per token (scale_s[t][0]), kGatedRms one per
+// (token, head). red: at least nwarps * T floats. Ends with a barrier.
+template <int T, int P>
+__device__ __forceinline__ void prologue_scales(const GemvArgs &a, float *red,
+                                                float (*scale_s)[P == kGatedRms ? kMaxHeads : 1]) {
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, nwarps = blockDim.x / 32;
+    if constexpr (P == kRms) {
+#pragma unroll
+        for (int t = 0; t < T; ++t) {
+            float ss = 0.0f;
+            const float4 *row = reinterpret_cast<const float4 *>(a.xf + int64_t(t) * a.ld);
+            for (int i = threadIdx.x; i < a.K / 4; i += blockDim.x) {
+                const float4 q = row[i];
+                ss += q.x * q.x + q.y * q.y + q.z * q.z + q.w * q.w;
+            }
+            ss = warp_sum(ss);
+            if (lane == 0) red[warp * T + t] = ss;
+        }
+        __syncthreads();
+        if (threadIdx.x < T) {
+            float s = 0.0f;
+            for (int w = 0; w < nwarps; ++w) s += red[w * T + threadIdx.x];
+            scale_s[threadIdx.x][0] = rsqrtf(s / float(a.K) + a.eps);
+        }
+        __syncthreads();
+    } else if constexpr (P == kGatedRms) {
+        const int H = a.K / a.hd;
+        for (int j = warp; j < T * H; j += nwarps) {
+            const int t = j / H, hh = j % H;
+            const float *row = a.xf + int64_t(t) * a.ld + int64_t(hh) * a.hd;
+            float ss = 0.0f;
+            for (int i = lane; i < a.hd; i += 32) ss += row[i] * row[i];
+            ss = warp_sum(ss);
+            if (lane == 0) scale_s[t][hh] = rsqrtf(ss / float(a.hd) + a.eps);
+        }
+        __syncthreads();
+    }
+}
+
+// Dynamic shared memory: x as bf16, T * K values, laid out [t][half j][chunk c] in 16-byte
+// units (8 values): chunk c's 16 values of token t are units (2t) * C + c and (2t + 1) * C + c,
+// so that the lanes of a warp read consecutive 16-byte units (no bank conflicts).
+// wk_split (WK): 1, 2, 4 or 8 warps per row group; the block's tile is kQWarps / WK row groups.
+// T = 1: two blocks an SM (at most 128 registers a thread); T > 1 needs more (one block an SM).
+template <int T, int P, int WT>
+__global__ void __launch_bounds__(kQWarps * 32, T == 1 ? 2 : 1) gemv_q_kernel(const GemvArgs a,
+                                                                             int wk_split) {
+    constexpr int R = kQRows, U = kQUnroll;
+    // x chunks a thread stages at once: SiLU(gate) * up holds 16 fp32 values per chunk.
+    constexpr int kQStage = P == kSiluMul ? 2 : 4;
+    static_assert(WT != kWBf16, "gemv_q_kernel: quantized weights");
+    extern __shared__ uint4 xs[];
+    __shared__ float red[kQWarps][T * R];
+    __shared__ float scale_s[T][P == kGatedRms ? kMaxHeads : 1];
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int WK = wk_split, WR = kQWarps / WK;
+    const int wr = warp / WK, wk = warp % WK;
+    const int C = a.K / 16;                       // chunks per row
+    const int Cs = (C + WK - 1) / WK;             // chunks per slice
+    const int c0 = wk * Cs, c1 = min(C, c0 + Cs); // this warp's slice
+    const int kiters = (Cs + 32 * U - 1) / (32 * U);
+    const int tiles = ((a.N + R - 1) / R + WR - 1) / WR;
+    const int steps = (tiles - int(blockIdx.x) + int(gridDim.x) - 1) / int(gridDim.x) * kiters;
+    const char *W = static_cast<const char *>(a.W);
+
+    // First row of step s's group (rows past N are clamped for loads, not stored).
+    auto row0 = [&](int s) { return ((blockIdx.x + (s / kiters) * gridDim.x) * WR + wr) * R; };
+    auto load = [&](int s, uint4(&w)[R][U]) {
+        const int n0 = row0(s), cb = c0 + (s % kiters) * 32 * U + lane;
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+            const uint4 *wr_ = reinterpret_cast<const uint4 *>(W + int64_t(min(n0 + r, a.N - 1)) * a.K);
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+                const int c = cb + 32 * u;
+                w[r][u] = s < steps && c < c1 ? __ldg(wr_ + c) : make_uint4(0, 0, 0, 0);
+            }
+        }
+    };
+    // Weights first (no kernel writes them), then wait for the kernel that produced x.
+    uint4 wa[R][U], wb[R][U];
+    load(0, wa);
+    load(1, wb);
+    pdl_wait();
+    pdl_trigger();
+
+    // Stage x: the prologue once per block, kQStage 8-value chunks a thread in flight (x comes
+    // from L2: one chunk at a time would pay its latency K / 2048 times for long rows).
+    prologue_scales<T, P>(a, &red[0][0], scale_s);
+    const int nx = T * 2 * C, bd = blockDim.x;
+    for (int i0 = threadIdx.x; i0 < nx; i0 += kQStage * bd) {
+        uint4 v[kQStage];
+#pragma unroll
+        for (int j = 0; j < kQStage; ++j) {
+            const int i = i0 + j * bd, t = min(i / (2 * C), T - 1), cx = i % (2 * C);
+            const float sc = P == kGatedRms ? scale_s[t][(8 * cx) / a.hd]
+                             : P == kRms    ? scale_s[t][0]
+                                            : 1.0f;
+            if (i < nx) v[j] = x_chunk<P>(a, t, cx, sc);
+        }
+#pragma unroll
+        for (int j = 0; j < kQStage; ++j) {
+            const int i = i0 + j * bd, t = i / (2 * C), cx = i % (2 * C);
+            if (i < nx) xs[(2 * t + (cx & 1)) * C + cx / 2] = v[j];
+        }
+    }
+    __syncthreads();
+
+    float acc[T][R];
+#pragma unroll
+    for (int t = 0; t < T; ++t)
+#pragma unroll
+        for (int r = 0; r < R; ++r) acc[t][r] = 0.0f;
+
+    auto compute = [&](int s, const uint4(&w)[R][U]) {
+        const int n0 = row0(s), cb = c0 + (s % kiters) * 32 * U + lane;
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int c = cb + 32 * u;
+            if (c >= c1) break;  // the slice's chunks are consecutive: the rest are past it too
+            uint4 xv[T][2];
+#pragma unroll
+            for (int t = 0; t < T; ++t) {
+                xv[t][0] = xs[(2 * t) * C + c];
+                xv[t][1] = xs[(2 * t + 1) * C + c];
+            }
+#pragma unroll
+            for (int r = 0; r < R; ++r) {
+                float wf[16];
+                unpack16<WT>(w[r][u], wf);
+                const float gs = group_scale(a, min(n0 + r, a.N - 1), c);
+#pragma unroll
+                for (int t = 0; t < T; ++t) {
+                    float p = 0.0f;
+                    fma16(p, wf, xv[t][0], xv[t][1]);
+                    acc[t][r] = fmaf(p, gs, acc[t][r]);
+                }
+            }
+        }
+    };
+    // After a group's last step: the sums over the lanes (and over the WK warps of the group).
+    auto finish = [&](int s) {
+        if (s % kiters != kiters - 1) return;  // uniform across the block
+        const int n0 = row0(s);
+        if (WK == 1) {
+#pragma unroll
+            for (int t = 0; t < T; ++t)
+#pragma unroll
+                for (int r = 0; r < R; ++r) {
+                    const float v = warp_sum(acc[t][r]);
+                    acc[t][r] = 0.0f;
+                    const int n = n0 + r;
+                    if (lane == t * R + r && n < a.N) store_y(a, t, n, v * row_scale(a, n));
+                }
+            return;
+        }
+#pragma unroll
+        for (int t = 0; t < T; ++t)
+#pragma unroll
+            for (int r = 0; r < R; ++r) {
+                const float v = warp_sum(acc[t][r]);
+                acc[t][r] = 0.0f;
+                if (lane == t * R + r) red[warp][t * R + r] = v;
+            }
+        __syncthreads();
+        if (wk == 0 && lane < T * R) {
+            float v = 0.0f;
+            for (int j = 0; j < WK; ++j) v += red[warp + j][lane];
+            const int t = lane / R, n = n0 + lane % R;
+            if (n < a.N) store_y(a, t, n, v * row_scale(a, n));
+        }
+        __syncthreads();
+    };
+    for (int s = 0; s < steps; s += 2) {
+        compute(s, wa);
+        load(s + 2, wa);
+        finish(s);
+        if (s + 1 < steps) {
+            compute(s + 1, wb);
+            load(s + 3, wb);
+            finish(s + 1);
+        }
+    }
+}
+
 // Threads per block: the 16-byte chunks of a row spread evenly, rounded up to whole warps.
 int threads_for(int K, int E) {
     const int C = K / E;
@@ -490,8 +699,54 @@ void launch_warp(const GemvArgs &a, cudaStream_t s) {
                dim3(kGemvWarps * 32), 0, s, a);
 }
 
+// x's bytes in gemv_q_kernel's shared memory.
+size_t q_smem(int T, int K) { return size_t(T) * K * 2; }
+
+// gemv_q_kernel: persistent blocks (as many as fit at once, the tiles spread evenly over them);
+// WK doubles (up to 8) while the matrix has fewer than 16 row groups of warps per SM and each
+// warp's slice keeps at least 64 chunks (two steps of the lanes).
+template <int T, int P, int WT>
+void launch_q(const GemvArgs &a, cudaStream_t s) {
+    auto *kernel = gemv_q_kernel<T, P, WT>;
+    const size_t smem = q_smem(T, a.K);
+    if (smem > 48 * 1024)  // (per device, so on every such launch)
+        check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
+              "gemv (smem attribute)");
+    int dev = 0, sms = 0, per_sm = 0;
+    check(cudaGetDevice(&dev), "gemv (cudaGetDevice)");
+    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "gemv (SM count)");
+    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kQWarps * 32, smem),
+          "gemv (occupancy)");
+    const int groups = (a.N + kQRows - 1) / kQRows, C = a.K / 16;
+    int wk = 1;
+    while (wk < kQWarps && int64_t(groups) * wk < int64_t(16) * sms && C >= 64 * 2 * wk) wk *= 2;
+    const int tiles = (groups + kQWarps / wk - 1) / (kQWarps / wk);
+    const int resident = std::max(1, sms * per_sm);
+    const int per_block = (tiles + resident - 1) / resident;
+    launch_pdl("gemv", kernel, dim3((tiles + per_block - 1) / per_block), dim3(kQWarps * 32), smem,
+               s, a, wk);
+}
+
+// JET_GEMV_QUANT_LEGACY: quantized W through the rows / warp kernels only (bench_kernels.py
+// --legacy-fp8 builds a second library with it, for comparison).
+#ifdef JET_GEMV_QUANT_LEGACY
+constexpr bool kGemvQuantLegacy = true;
+#else
+constexpr bool kGemvQuantLegacy = false;
+#endif
+
 template <int P, int WT>
 void launch_gemv_t(const GemvArgs &a, int T, cudaStream_t s) {
+    if constexpr (WT != kWBf16) {
+        if (!kGemvQuantLegacy && q_smem(T, a.K) <= size_t(kQSmemMax)) {
+            switch (T) {
+            case 1: launch_q<1, P, WT>(a, s); return;
+            case 2: launch_q<2, P, WT>(a, s); return;
+            case 3: launch_q<3, P, WT>(a, s); return;
+            default: launch_q<4, P, WT>(a, s); return;
+            }
+        }
+    }
     if constexpr (P == kPlain || P == kRms) {
         if (a.N >= (P == kPlain ? kWarpRowsN : kWarpRowsRms)) {
             switch (T) {
