@@ -207,45 +207,6 @@ __device__ __forceinline__ void store_y(const GemvArgs &a, int t, int n, float v
     }
 }
 
-// Block-wide prologue norm scales: kRms one per token (scale_s[t][0]), kGatedRms one per
-// (token, head). red: at least nwarps * T floats. Ends with a barrier.
-template <int T, int P>
-__device__ __forceinline__ void prologue_scales(const GemvArgs &a, float *red,
-                                                float (*scale_s)[P == kGatedRms ? kMaxHeads : 1]) {
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, nwarps = blockDim.x / 32;
-    if constexpr (P == kRms) {
-#pragma unroll
-        for (int t = 0; t < T; ++t) {
-            float ss = 0.0f;
-            const float4 *row = reinterpret_cast<const float4 *>(a.xf + int64_t(t) * a.ld);
-            for (int i = threadIdx.x; i < a.K / 4; i += blockDim.x) {
-                const float4 q = row[i];
-                ss += q.x * q.x + q.y * q.y + q.z * q.z + q.w * q.w;
-            }
-            ss = warp_sum(ss);
-            if (lane == 0) red[warp * T + t] = ss;
-        }
-        __syncthreads();
-        if (threadIdx.x < T) {
-            float s = 0.0f;
-            for (int w = 0; w < nwarps; ++w) s += red[w * T + threadIdx.x];
-            scale_s[threadIdx.x][0] = rsqrtf(s / float(a.K) + a.eps);
-        }
-        __syncthreads();
-    } else if constexpr (P == kGatedRms) {
-        const int H = a.K / a.hd;
-        for (int j = warp; j < T * H; j += nwarps) {
-            const int t = j / H, hh = j % H;
-            const float *row = a.xf + int64_t(t) * a.ld + int64_t(hh) * a.hd;
-            float ss = 0.0f;
-            for (int i = lane; i < a.hd; i += 32) ss += row[i] * row[i];
-            ss = warp_sum(ss);
-            if (lane == 0) scale_s[t][hh] = rsqrtf(ss / float(a.hd) + a.eps);
-        }
-        __syncthreads();
-    }
-}
-
 // blockDim.x: a multiple of 32, at most kMaxThreads. K % 8 == 0; W, x rows 16-byte aligned.
 // A block walks the row groups blockIdx.x, blockIdx.x + gridDim.x, ... (R rows each). Its work
 // is a sequence of steps, one per (group, pass of the threads over the K chunks), and the weight
@@ -282,10 +243,45 @@ __global__ void __launch_bounds__(kMaxThreads) gemv_rows_kernel(const GemvArgs a
     pdl_wait();
     pdl_trigger();
 
-    prologue_scales<T, P>(a, &red[0][0], scale_s);  // also: red[] is free again after it
     float scale[T];
 #pragma unroll
-    for (int t = 0; t < T; ++t) scale[t] = P == kRms ? scale_s[t][0] : 1.0f;
+    for (int t = 0; t < T; ++t) scale[t] = 1.0f;
+    if constexpr (P == kRms) {
+        // RMSNorm scale of each token's x (the whole row of K fp32 values).
+        float ss[T];
+#pragma unroll
+        for (int t = 0; t < T; ++t) {
+            ss[t] = 0.0f;
+            const float4 *row = reinterpret_cast<const float4 *>(a.xf + int64_t(t) * a.ld);
+            for (int i = threadIdx.x; i < a.K / 4; i += blockDim.x) {
+                const float4 q = row[i];
+                ss[t] += q.x * q.x + q.y * q.y + q.z * q.z + q.w * q.w;
+            }
+            ss[t] = warp_sum(ss[t]);
+            if (lane == 0) red[warp][t] = ss[t];
+        }
+        __syncthreads();
+        if (threadIdx.x < T) {
+            float s = 0.0f;
+            for (int w = 0; w < nwarps; ++w) s += red[w][threadIdx.x];
+            scale_s[threadIdx.x][0] = rsqrtf(s / float(a.K) + a.eps);
+        }
+        __syncthreads();  // also: every read of red[] is done before it is reused below
+#pragma unroll
+        for (int t = 0; t < T; ++t) scale[t] = scale_s[t][0];
+    } else if constexpr (P == kGatedRms) {
+        // Per-head RMSNorm scales of each token (a warp per head).
+        const int H = a.K / a.hd;
+        for (int j = warp; j < T * H; j += nwarps) {
+            const int t = j / H, hh = j % H;
+            const float *row = a.xf + int64_t(t) * a.ld + int64_t(hh) * a.hd;
+            float ss = 0.0f;
+            for (int i = lane; i < a.hd; i += 32) ss += row[i] * row[i];
+            ss = warp_sum(ss);
+            if (lane == 0) scale_s[t][hh] = rsqrtf(ss / float(a.hd) + a.eps);
+        }
+        __syncthreads();
+    }
 
     float acc[T][R];
 #pragma unroll
@@ -474,6 +470,45 @@ constexpr int kQWarps = 8;               // gemv_q_kernel: warps per block
 constexpr int kQRows = 4;                // gemv_q_kernel: rows per warp (R)
 constexpr int kQUnroll = 2;              // gemv_q_kernel: chunks per lane and row in one step (U)
 constexpr int kQSmemMax = 160 * 1024;    // gemv_q_kernel: staged x at most (T * K * 2 bytes)
+
+// Block-wide prologue norm scales: kRms one per token (scale_s[t][0]), kGatedRms one per
+// (token, head). red: at least nwarps * T floats. Ends with a barrier.
+template <int T, int P>
+__device__ __forceinline__ void prologue_scales(const GemvArgs &a, float *red,
+                                                float (*scale_s)[P == kGatedRms ? kMaxHeads : 1]) {
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, nwarps = blockDim.x / 32;
+    if constexpr (P == kRms) {
+#pragma unroll
+        for (int t = 0; t < T; ++t) {
+            float ss = 0.0f;
+            const float4 *row = reinterpret_cast<const float4 *>(a.xf + int64_t(t) * a.ld);
+            for (int i = threadIdx.x; i < a.K / 4; i += blockDim.x) {
+                const float4 q = row[i];
+                ss += q.x * q.x + q.y * q.y + q.z * q.z + q.w * q.w;
+            }
+            ss = warp_sum(ss);
+            if (lane == 0) red[warp * T + t] = ss;
+        }
+        __syncthreads();
+        if (threadIdx.x < T) {
+            float s = 0.0f;
+            for (int w = 0; w < nwarps; ++w) s += red[w * T + threadIdx.x];
+            scale_s[threadIdx.x][0] = rsqrtf(s / float(a.K) + a.eps);
+        }
+        __syncthreads();
+    } else if constexpr (P == kGatedRms) {
+        const int H = a.K / a.hd;
+        for (int j = warp; j < T * H; j += nwarps) {
+            const int t = j / H, hh = j % H;
+            const float *row = a.xf + int64_t(t) * a.ld + int64_t(hh) * a.hd;
+            float ss = 0.0f;
+            for (int i = lane; i < a.hd; i += 32) ss += row[i] * row[i];
+            ss = warp_sum(ss);
+            if (lane == 0) scale_s[t][hh] = rsqrtf(ss / float(a.hd) + a.eps);
+        }
+        __syncthreads();
+    }
+}
 
 // Dynamic shared memory: x as bf16, T * K values, laid out [t][half j][chunk c] in 16-byte
 // units (8 values): chunk c's 16 values of token t are units (2t) * C + c and (2t + 1) * C + c,
