@@ -17,10 +17,8 @@ same torch stream (median of repeated runs after warm-up):
     missing) (H=12, dK=96, dV=256, an initial state), its outputs and final state compared too;
     --profile splits both into prep / state pass / output kernels;
   - gemm: the linear layers with FP8 e4m3 weights (per-channel scales; issue 15) vs the bf16
-    path (our GEMV for T <= 4, cuBLAS above) at the 2B's shapes (the LM head at T <= 4 only),
-    T = 1, 4 (decode GEMVs: FP8 and bf16 side by side, each in GB/s of the bytes it must move
-    and % of the copy roof; --legacy-fp8 adds the FP8 GEMV before gemv_q_kernel), 128 (batched
-    decode) and 2048 (prefill chunk);
+    path (our GEMV for T <= 4, cuBLAS above) at the 2B's shapes, T = 1, 4 (decode GEMV: also vs
+    the copy-bandwidth roof of the weight bytes), 128 (batched decode) and 2048 (prefill chunk);
   - gated_delta_step, dynamic_conv vs the bytes they must move divided by
     the measured device-to-device copy bandwidth; the decode-sized calls are timed inside a CUDA
     graph (50 launches per replay) so that host launch overhead does not count.
@@ -46,17 +44,15 @@ KERNELS = ["attention_prefill", "attention_decode", "gated_delta_chunk", "gated_
 EXTRA_SOURCES = {"gemm": ["rmsnorm.cu", "activations.cu"]}
 
 
-def build(arch, kernels, extra_defs=()):
+def build(arch, kernels):
     """Only the selected kernels' sources are compiled (kernels_capi.cu leaves the others out via
-    JB_WITHOUT_<KERNEL>), so a half-edited file of another kernel cannot stop the benchmark.
-    extra_defs: more -D flags (their names go into the library's file name)."""
+    JB_WITHOUT_<KERNEL>), so a half-edited file of another kernel cannot stop the benchmark."""
     kernels = [k for k in KERNELS if k in kernels]
-    tag = "".join("_" + d.lstrip("-D").lower() for d in extra_defs)
-    out = f"/tmp/libjet_kernels_bench_sm{arch}_{'-'.join(k[:6] + k[-4:] for k in kernels)}{tag}.so"
+    out = f"/tmp/libjet_kernels_bench_sm{arch}_{'-'.join(k[:6] + k[-4:] for k in kernels)}.so"
     srcs = [f for k in kernels for f in sorted(glob.glob(os.path.join(ROOT, "native/src/cuda", k + "*.cu")))]
     srcs += [os.path.join(ROOT, "native/src/cuda", f) for k in kernels for f in EXTRA_SOURCES.get(k, [])]
     srcs += [os.path.join(ROOT, "native/src/cuda/check.cpp"), os.path.join(HERE, "kernels_capi.cu")]
-    defs = [f"-DJB_WITHOUT_{k.upper()}" for k in KERNELS if k not in kernels] + list(extra_defs)
+    defs = [f"-DJB_WITHOUT_{k.upper()}" for k in KERNELS if k not in kernels]
     if arch.endswith("a"):
         defs.append("-DJET_CUDA_SM90A=1")  # the sm_90a (wgmma) kernels are in this build
     cmd = ["nvcc", "-O3", "-std=c++17", "--expt-relaxed-constexpr", "-shared", "-Xcompiler", "-fPIC",
@@ -230,62 +226,36 @@ def bench_attention_decode(lib, rows, bw, Ls):
 
 
 # ---------------------------------------------------------------- FP8 weight-only linear layers
-def bench_gemm(lib, rows, bw, Ts, legacy=None):
-    """FP8 (per-channel scales) vs bf16 weights through cuda::gemm. T <= 4 (the decode GEMVs):
-    both times, GB/s of the bytes each must move and % of the copy roof side by side; legacy: the
-    library built with JET_GEMV_QUANT_LEGACY (the FP8 GEMV before gemv_q_kernel), timed too."""
+def bench_gemm(lib, rows, bw, Ts):
     # (name, K, N) of the 2B: MLP gate|up and down, JetBlock fused input projection (q k v g w1 a b,
-    # 8872 rows) and o_proj, the dynamic-conv generator's second matrix, attention o_proj, LM head.
+    # 8872 rows) and o_proj, the dynamic-conv generator's second matrix, attention o_proj.
     shapes = [("mlp gate_up", 1536, 17920), ("mlp down", 8960, 1536), ("jet in", 1536, 8872),
-              ("jet o", 3072, 1536), ("dconv w2", 384, 12288), ("attn o", 1536, 1536),
-              ("lm head", 1536, 151936)]
+              ("jet o", 3072, 1536), ("dconv w2", 384, 12288), ("attn o", 1536, 1536)]
     for name, K, N in shapes:
         W = torch.randn(N, K, device="cuda", dtype=torch.bfloat16) * 0.02
         s = (W.float().abs().amax(dim=1, keepdim=True) / 448.0).clamp_min(1e-12)
         q = (W.float() / s).to(torch.float8_e4m3fn)
         s = s.contiguous()
+        deq = q.float() * s
         for T in Ts:
-            if name == "lm head" and T > 4:
-                continue  # (the LM head runs on the last token of a prefill only)
             x = torch.randn(T, K, device="cuda", dtype=torch.bfloat16)
             y8 = torch.empty(T, N, device="cuda", dtype=torch.float32)
             yb = torch.empty_like(y8)
-            yl = torch.empty_like(y8)
             f8 = lambda: ok(lib.jb_gemm(ptr(x), K, ptr(q), 1, ptr(s), K, ptr(y8), 1, T, K, N, 0.0, stream()))
             fb = lambda: ok(lib.jb_gemm(ptr(x), K, ptr(W), 0, None, 0, ptr(yb), 1, T, K, N, 0.0, stream()))
             small = T <= 128
             ms8 = timeit_graph(f8) if small else timeit(f8)
             msb = timeit_graph(fb) if small else timeit(fb)
-            f8()
-            # Against the fp32 product of the dequantized weights, a row block at a time.
-            ref = torch.cat([x.float() @ (q[i:i + 16384].float() * s[i:i + 16384]).t()
-                             for i in range(0, N, 16384)], dim=1)
-            err = rel_rms(y8, ref)
+            err = rel_rms(y8, x.float() @ deq.t())
             nbytes = N * K + N * 4 + T * K * 2 + T * N * 4
-            bbytes = N * K * 2 + T * K * 2 + T * N * 4
             if T <= 4:
-                extra = ""
-                if legacy is not None:
-                    fl = lambda: ok(legacy.jb_gemm(ptr(x), K, ptr(q), 1, ptr(s), K, ptr(yl), 1, T, K, N, 0.0,
-                                                   stream()))
-                    msl = timeit_graph(fl)
-                    fl()
-                    extra = (f"; fp8 legacy {msl * 1e3:.1f} us = {nbytes / bw * 1e3 / msl:.0%}, "
-                             f"{msl / ms8:.2f}x slower")
-                    err = max(err, rel_rms(yl, ref))
-                rows.append(("gemm fp8 vs bf16 (GEMV)", f"{name} K={K} N={N} T={T}",
-                             f"{ms8 * 1e3:.1f} us", f"{nbytes / (ms8 * 1e-3) / 1e9:.0f} GB/s = "
-                             f"{nbytes / bw * 1e3 / ms8:.0%} of copy",
-                             f"bf16 {msb * 1e3:.1f} us = {bbytes / (msb * 1e-3) / 1e9:.0f} GB/s = "
-                             f"{bbytes / bw * 1e3 / msb:.0%} of copy" + extra,
-                             f"{msb / ms8:.2f}x bf16", f"{err:.1e} (vs dequantized fp32)"))
+                ideal = nbytes / bw * 1e3
+                bound = f"{ideal / ms8:.0%} of copy; {msb / ms8:.2f}x bf16"
             else:
-                rows.append(("gemm fp8 (per-channel)", f"{name} K={K} N={N} T={T}", f"{ms8 * 1e3:.1f} us",
-                             f"{nbytes / (ms8 * 1e-3) / 1e12:.2f} TB/s", f"bf16 {msb * 1e3:.1f} us",
-                             f"{msb / ms8:.2f}x bf16; {2 * T * K * N / (ms8 * 1e-3) / 1e12:.0f} TFLOP/s",
-                             f"{err:.1e} (vs dequantized fp32)"))
-        del W, q, s
-        torch.cuda.empty_cache()
+                bound = f"{msb / ms8:.2f}x bf16; {2 * T * K * N / (ms8 * 1e-3) / 1e12:.0f} TFLOP/s"
+            rows.append(("gemm fp8 (per-channel)", f"{name} K={K} N={N} T={T}", f"{ms8 * 1e3:.1f} us",
+                         f"{nbytes / (ms8 * 1e-3) / 1e12:.2f} TB/s", f"bf16 {msb * 1e3:.1f} us", bound,
+                         f"{err:.1e} (vs dequantized fp32)"))
 
 
 # ---------------------------------------------------------------- gated delta, plain torch
@@ -504,9 +474,6 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--only", help="comma-separated kernels")
     ap.add_argument("--profile", action="store_true", help="gated_delta_chunk (ours and fla) split into prep / state pass / output kernels")
-    ap.add_argument("--legacy-fp8", action="store_true",
-                    help="gemm: also time the FP8 GEMV before gemv_q_kernel (a second library built "
-                         "with -DJET_GEMV_QUANT_LEGACY)")
     a = ap.parse_args()
     global PROFILE
     PROFILE = a.profile
@@ -522,9 +489,7 @@ def main():
                      ("gated_delta_chunk", lambda: bench_gated_delta_chunk(lib, rows, Ts)),
                      ("gated_delta_step", lambda: bench_gated_delta_step(lib, rows, bw)),
                      ("dynamic_conv", lambda: bench_dynamic_conv(lib, rows, bw, Ts)),
-                     ("gemm", lambda: bench_gemm(lib, rows, bw, [1, 4, 128] if a.quick else [1, 4, 128, 2048],
-                                                 build(a.arch, {"gemm"}, ["-DJET_GEMV_QUANT_LEGACY"])
-                                                 if a.legacy_fp8 else None))]:
+                     ("gemm", lambda: bench_gemm(lib, rows, bw, [1, 4, 128] if a.quick else [1, 4, 128, 2048]))]:
         if name in only:
             try:
                 fn()

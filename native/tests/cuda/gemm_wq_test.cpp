@@ -3,11 +3,9 @@
 // The GEMV kernels (T <= 4, every fused prologue) and the tensor-core GEMM (gemm_wq.cu: T > 4;
 // its dequantize + cuBLAS path from 1024 tokens) against an fp64 host reference on the
 // dequantized weights float(q) * scale[n, k / group].
-#include <array>
 #include <cmath>
 #include <cstdint>
 #include <random>
-#include <vector>
 
 #include "cuda_ops_test_util.h"
 
@@ -87,16 +85,8 @@ TEST(CudaGemmWq, PlainMatchesDequantizedReference) {
     cublasHandle_t h = nullptr;
     ASSERT_EQ(cublasCreate(&h), CUBLAS_STATUS_SUCCESS);
     // {T, K, N}: GEMV rows / warp kernels, then the GEMM at 5 .. 2048 tokens.
-    // The decode GEMV (gemv_q_kernel: 4-row warp groups, 64-chunk steps of 1024 weights, K split
-    // over up to 8 warps for narrow matrices): N not a multiple of 4, K one chunk past a step
-    // (1040, 2064), K split 2, 4 and 8 ways (3072 x 1538, 8960 x 1537, 17408 x 130), N >= 65536
-    // (LM-head-like), and a K whose staged x is too large for it (T = 4, K = 20496: the rows
-    // kernel).
     const int cases[][3] = {{1, 256, 136},  {2, 1536, 1000}, {3, 384, 70001}, {4, 1536, 8960},
-                            {4, 272, 77},   {1, 1040, 77},   {2, 2064, 301},  {3, 8960, 1537},
-                            {1, 3072, 1538}, {4, 17408, 130}, {1, 512, 65541}, {4, 512, 65541},
-                            {2, 1552, 8191}, {4, 20496, 40},
-                            {5, 256, 136},   {64, 1536, 1000}, {128, 1536, 8960},
+                            {4, 272, 77},   {5, 256, 136},   {64, 1536, 1000}, {128, 1536, 8960},
                             {128, 8960, 1536}, {1000, 512, 333}, {2048, 256, 200}, {77, 400, 70},
                             {130, 144, 65}};
     for (cuda::WeightType wt : {cuda::WeightType::F8E4M3, cuda::WeightType::I8}) {
@@ -144,14 +134,8 @@ TEST(CudaGemmWq, FusedProloguesMatchDequantizedReference) {
     JET_SKIP_WITHOUT_CUDA();
     cublasHandle_t h = nullptr;
     ASSERT_EQ(cublasCreate(&h), CUBLAS_STATUS_SUCCESS);
-    std::vector<std::array<int, 3>> cases = {{1, 1536, 1000}, {2, 256, 136}, {3, 384, 9000},
-                                             {4, 8960, 300}, {4, 1536, 8192}, {6, 256, 136},
-                                             {64, 384, 200}};
-    // Every prologue at T = 1..4 on gemv_q_kernel's shapes: the MLP down projection (K split 8
-    // ways), N not a multiple of 4 with K one chunk past a step, a K split 2 ways.
-    for (int T = 1; T <= 4; ++T)
-        for (const auto &kn : {std::array<int, 2>{8960, 1536}, {1040, 77}, {3072, 4099}})
-            cases.push_back({T, kn[0], kn[1]});
+    const int cases[][3] = {{1, 1536, 1000}, {2, 256, 136}, {3, 384, 9000}, {4, 8960, 300},
+                            {4, 1536, 8192}, {6, 256, 136}, {64, 384, 200}};
     for (cuda::WeightType wt : {cuda::WeightType::F8E4M3, cuda::WeightType::I8}) {
         for (const auto &tc : cases) {
             const int T = tc[0], K = tc[1], N = tc[2];
