@@ -49,7 +49,8 @@ if want build; then
       pids+=($!)
     done
   done
-  srcs=(native/src/cuda/check.cpp native/src/error.cpp native/src/safetensors.cpp native/src/cpu/*.cpp)
+  srcs=(native/src/cuda/check.cpp native/src/error.cpp native/src/platform.cpp native/src/safetensors.cpp
+        native/src/cpu/*.cpp)  # platform.cpp: cpu/threads.cpp and safetensors.cpp use it
   for k in $KERNELS; do srcs+=(native/tests/cuda/${k}*_test.cpp); done  # gemm: + gemm_wq_test.cpp
   for s in "${srcs[@]}"; do
     o="$B/obj/$(echo "$s" | tr / _).o"
