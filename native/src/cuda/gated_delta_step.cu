@@ -7,10 +7,10 @@
 // S^T q all work column by column), so a block owns 32 columns of one head and splits the dK
 // rows over 8 row groups; a warp reads 32 consecutive floats of one row. Each thread keeps its
 // rows of the column in registers: 12 rows (dK <= 96), 16 (dK <= 128) or 32 (dK <= 256), so
-// the common small heads keep their register budget. The blocks are persistent
-// (as many as fit on the GPU at once) and walk the (sequence, head, 32 columns) tiles; the next
-// tile's state column is loaded while the current one is computed, so the DRAM stream does not
-// stop at each tile's barriers (a batched step reads and writes B x 1.2 MB for the 2B per layer).
+// the common small heads keep their register budget. The blocks are persistent (as many as fit
+// on the GPU at once) and walk the (sequence, head, 32 columns) tiles; the next tile's state
+// column is loaded while the current one is computed, so the DRAM stream does not stop at each
+// tile's barriers (a batched step reads and writes B x 1.2 MB per layer for the 2B).
 // Launched with PDL (cuda/launch.h): the first tile's state is loaded before waiting for the
 // kernel before it, which never writes the state.
 //   S <- exp(g) S;  e = beta (v - S^T k);  S <- S + k e^T;  o = scale S^T q
@@ -61,8 +61,10 @@ __device__ __forceinline__ float block_sum(float v, float *red) {
 }
 
 // kRows: rows per thread, at most (dK <= kRows * kGroups). kFused: the JetBlock prologue.
+// The plain 12-row kernel fits 64 registers (no spills): 4 blocks an SM.
 template <int kRows, bool kFused>
-__global__ void __launch_bounds__(kThreads, (!kFused && kRows <= 12) ? 4 : 1) gated_delta_step_kernel(const StepArgs a) {
+__global__ void __launch_bounds__(kThreads, (!kFused && kRows <= 12) ? 4 : 1)
+    gated_delta_step_kernel(const StepArgs a) {
     __shared__ float sq[kRows * kGroups], sk[kRows * kGroups];
     __shared__ float red[kGroups][kCols];
     __shared__ float se[kCols];
