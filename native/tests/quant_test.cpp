@@ -179,9 +179,8 @@ TEST(Quantize, TheTinyFixtureModelKeepsItsGreedyTokens) {
 // The embedded demo model (trained): its validation text's first tokens (eval.json), every type
 // and scale layout against bf16. Its perplexity figures are in docs/quantization.md.
 TEST(Quantize, TheDemoModelKeepsItsLogitsAndGreedyTokens) {
-    const std::string demo = std::string(JET_TEST_FIXTURES_DIR) + "/../../models/jetnative-demo";
-    if (jet_test::read_bytes(demo + "/config.json").empty())
-        GTEST_SKIP() << "the demo model is absent (" << demo << ")";
+    JET_REQUIRE_DEMO();
+    const std::string demo = jet_test::demo_model_dir();
     const json eval = json::parse(jet_test::read_bytes(demo + "/eval.json"));
     const std::vector<int32_t> toks = eval["first_token_ids"].get<std::vector<int32_t>>();
     const int vocab = json::parse(jet_test::read_bytes(demo + "/config.json"))["vocab_size"];

@@ -38,6 +38,17 @@ inline std::string tiny_model_dir() {
     return s.empty() ? s : s + "/fixtures/tiny-jet-a";
 }
 
+// The embedded demo model (trained; models/jetnative-demo in the checkout).
+inline std::string demo_model_dir() {
+    return std::string(JET_TEST_FIXTURES_DIR) + "/../../models/jetnative-demo";
+}
+
+#define JET_REQUIRE_DEMO()                                                                   \
+    do {                                                                                     \
+        if (jet_test::read_bytes(jet_test::demo_model_dir() + "/config.json").empty())       \
+            GTEST_SKIP() << "the demo model is absent (" << jet_test::demo_model_dir() << ")"; \
+    } while (0)
+
 #define JET_REQUIRE_SHARED()                                                                 \
     do {                                                                                     \
         if (jet_test::shared_dir().empty())                                                  \

@@ -65,8 +65,6 @@ const char *kOdder = R"({
     "swa": {"window_size": 33}}
 })";
 
-bool have_cuda() { return jet::cuda_device_count() > 0; }
-
 // Weights::random(cfg, seed) with every weight moved by one bf16 ulp up or down (signs from
 // `noise`), written to `dir` as a checkpoint and loaded.
 std::shared_ptr<jet::Weights> ulp_neighbour(const std::string &json, const jet::Config &cfg,
@@ -152,7 +150,7 @@ void compare_with_cpu(const char *json, int T, int steps, const char *what) {
 }
 
 TEST(CudaBackendDims, OddHeadDimsMatchCpu) {
-    if (!have_cuda()) GTEST_SKIP() << "no CUDA device on this machine";
+    JET_SKIP_WITHOUT_CUDA();
     const jet::Config cfg = jet::parse_config(kOdd);
     ASSERT_EQ(cfg.jet_head_k_dim, 24);
     ASSERT_EQ(cfg.jet_head_v_dim, 40);
@@ -162,7 +160,7 @@ TEST(CudaBackendDims, OddHeadDimsMatchCpu) {
 }
 
 TEST(CudaBackendDims, OdderDimsAndWideConvMatchCpu) {
-    if (!have_cuda()) GTEST_SKIP() << "no CUDA device on this machine";
+    JET_SKIP_WITHOUT_CUDA();
     const jet::Config cfg = jet::parse_config(kOdder);
     ASSERT_EQ(cfg.jet_head_v_dim, 15);
     ASSERT_EQ(cfg.jet_conv_size, 12);
@@ -173,13 +171,13 @@ TEST(CudaBackendDims, OdderDimsAndWideConvMatchCpu) {
 // The backends take any n_ctx (the session refuses n_ctx > max_position_embeddings unless
 // allow_long_context is set): 190 tokens prefilled + 10 decoded with max_position_embeddings 64.
 TEST(CudaBackendDims, PositionsBeyondMaxPositionEmbeddingsMatchCpu) {
-    if (!have_cuda()) GTEST_SKIP() << "no CUDA device on this machine";
+    JET_SKIP_WITHOUT_CUDA();
     ASSERT_EQ(jet::parse_config(kOdd).max_position_embeddings, 64);
     compare_with_cpu(kOdd, 190, 10, "odd, to position 200 of max 64");
 }
 
 TEST(CudaBackendDims, TooLargeHeadDimsAreAClearError) {
-    if (!have_cuda()) GTEST_SKIP() << "no CUDA device on this machine";
+    JET_SKIP_WITHOUT_CUDA();
     std::string json = kOdder;
     json.replace(json.find("\"head_dim\": 10"), 14, "\"head_dim\": 300");
     json.replace(json.find("\"expand_v\": 1.5"), 15, "\"expand_v\": 1.0");

@@ -57,17 +57,12 @@ std::vector<float> row(const std::vector<float> &m, int r, int V) {
     return std::vector<float>(m.begin() + long(r) * V, m.begin() + long(r + 1) * V);
 }
 
-bool have_cuda() { return jet::cuda_device_count() > 0; }
-
-#define SKIP_WITHOUT_CUDA() \
-    if (!have_cuda()) GTEST_SKIP() << "no CUDA device on this machine"
-
 // ------------------------------------------------------------------ tiny-jet-a goldens
 
 class CudaTinyJetA : public ::testing::Test {
 protected:
     void SetUp() override {
-        SKIP_WITHOUT_CUDA();
+        JET_SKIP_WITHOUT_CUDA();
         if (jet_test::shared_dir().empty())
             GTEST_SKIP() << "needs the golden fixtures in ../shared (JET_SHARED_DIR), absent here";
         dir_ = jet_test::tiny_model_dir();
@@ -264,7 +259,7 @@ const char *kMini2B = R"({
 })";
 
 TEST(CudaBackendRandom, TwoBShapedModelMatchesCpu) {
-    SKIP_WITHOUT_CUDA();
+    JET_SKIP_WITHOUT_CUDA();
     const jet::Config cfg = jet::parse_config(kMini2B);
     ASSERT_EQ(cfg.head_dim, 128);
     ASSERT_EQ(cfg.jet_head_v_dim, 256);
@@ -306,7 +301,7 @@ TEST(CudaBackendRandom, TwoBShapedModelMatchesCpu) {
 // the same draw - greedy and sampled rows mixed, batch members in any order, and one captured
 // step serving batches of the same size but other members.
 TEST(CudaBackendRandom, DecodeSampleEqualsHostSamplingOfTheSameLogits) {
-    SKIP_WITHOUT_CUDA();
+    JET_SKIP_WITHOUT_CUDA();
     const jet::Config cfg = jet::parse_config(kMini2B);
     auto w = jet::Weights::random(cfg, 7);
     auto gpu = jet::make_cuda_backend(cfg, w, 0);
@@ -362,7 +357,7 @@ TEST(CudaBackendRandom, DecodeSampleEqualsHostSamplingOfTheSameLogits) {
 }
 
 TEST(CudaBackendErrors, MissingDeviceAndOutOfMemoryAreErrors) {
-    SKIP_WITHOUT_CUDA();
+    JET_SKIP_WITHOUT_CUDA();
     const jet::Config cfg = jet::parse_config(kMini2B);
     auto w = jet::Weights::random(cfg, 1);
     try {
@@ -389,7 +384,7 @@ TEST(CudaBackendErrors, MissingDeviceAndOutOfMemoryAreErrors) {
 }
 
 TEST(CudaBackendErrors, CacheBytesMatchAllocation) {
-    SKIP_WITHOUT_CUDA();
+    JET_SKIP_WITHOUT_CUDA();
     const jet::Config cfg = jet::parse_config(kMini2B);
     auto be = jet::make_cuda_backend(cfg, jet::Weights::random(cfg, 1), 0);
     int64_t per_token = 0;
@@ -403,7 +398,7 @@ TEST(CudaBackendErrors, CacheBytesMatchAllocation) {
 // jet_config_cache_bytes(JET_DEVICE_CUDA) sizes the cache without a GPU: it must equal what this
 // backend computes, around the sliding window and far beyond it.
 TEST(CudaBackendErrors, ConfigCacheBytesEqualTheBackends) {
-    SKIP_WITHOUT_CUDA();
+    JET_SKIP_WITHOUT_CUDA();
     const jet::Config cfg = jet::parse_config(kMini2B);
     auto be = jet::make_cuda_backend(cfg, jet::Weights::random(cfg, 1), 0);
     for (int64_t n_ctx : {1, 47, 48, 49, 1000, 65536}) {

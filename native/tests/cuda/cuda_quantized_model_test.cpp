@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "../test_util.h"
-#include "backend.h"
 #include "cuda_test_util.h"
 
 namespace {
@@ -21,17 +20,6 @@ using jet::test::rel_rms;
 using jet_test::ModelPtr;
 using jet_test::SessionPtr;
 using jet_test::TempDir;
-
-std::string demo_dir() {
-    return std::string(JET_TEST_FIXTURES_DIR) + "/../../models/jetnative-demo";
-}
-
-#define SKIP_WITHOUT_CUDA_OR_DEMO()                                                             \
-    do {                                                                                        \
-        if (jet::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device on this machine";    \
-        if (jet_test::read_bytes(demo_dir() + "/config.json").empty())                          \
-            GTEST_SKIP() << "the demo model is absent (" << demo_dir() << ")";                  \
-    } while (0)
 
 jet_status load(const std::string &dir, int device, jet_model **out) {
     jet_model_params p;
@@ -71,8 +59,9 @@ std::vector<float> run(jet_model *m, const std::vector<int32_t> &prompt,
 }
 
 TEST(CudaQuantizedModel, Fp8DemoModelMatchesTheCpuOnTheSameWeights) {
-    SKIP_WITHOUT_CUDA_OR_DEMO();
-    const std::string demo = demo_dir();
+    JET_SKIP_WITHOUT_CUDA();
+    JET_REQUIRE_DEMO();
+    const std::string demo = jet_test::demo_model_dir();
     const auto eval = nlohmann::json::parse(jet_test::read_bytes(demo + "/eval.json"));
     std::vector<int32_t> prompt = eval["first_token_ids"].get<std::vector<int32_t>>();
     prompt.resize(std::min<size_t>(prompt.size(), 96));
@@ -115,9 +104,10 @@ TEST(CudaQuantizedModel, Fp8DemoModelMatchesTheCpuOnTheSameWeights) {
 }
 
 TEST(CudaQuantizedModel, Int8CheckpointOnCudaIsAClearError) {
-    SKIP_WITHOUT_CUDA_OR_DEMO();
+    JET_SKIP_WITHOUT_CUDA();
+    JET_REQUIRE_DEMO();
     TempDir q;
-    ASSERT_EQ(jet_checkpoint_quantize(demo_dir().c_str(), q.path().c_str(), JET_WEIGHT_INT8, 0,
+    ASSERT_EQ(jet_checkpoint_quantize(jet_test::demo_model_dir().c_str(), q.path().c_str(), JET_WEIGHT_INT8, 0,
                                       nullptr, nullptr),
               JET_OK)
         << jet_last_error();
