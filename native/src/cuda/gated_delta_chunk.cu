@@ -143,18 +143,25 @@ struct PrepSmem {
     }
 };
 
-// Stores a 16x16 fp32 accumulator as bf16 into global memory (row stride ld, 16-byte aligned
-// rows) via the warp's staging tile: each lane converts and writes 8 values at once.
-__device__ __forceinline__ void store_tile_bf16(const FragC &c, float *stage, bf16 *dst, int64_t ld) {
-    wmma::store_matrix_sync(stage, c, 16, wmma::mem_row_major);
-    __syncwarp();
+// A lane's 8 values of a 16x16 fp32 tile staged row-major in `stage` (row lane / 2, columns
+// (lane % 2) * 8 ...), as 8 bf16 in one 16-byte unit.
+__device__ __forceinline__ uint4 lane_bf16x8(const float *stage) {
     const int lane = threadIdx.x % 32, r = lane / 2, c0 = (lane % 2) * 8;
     uint4 packed;
     __nv_bfloat162 *h = reinterpret_cast<__nv_bfloat162 *>(&packed);
 #pragma unroll
     for (int i = 0; i < 4; ++i)
         h[i] = __floats2bfloat162_rn(stage[r * 16 + c0 + 2 * i], stage[r * 16 + c0 + 2 * i + 1]);
-    *reinterpret_cast<uint4 *>(dst + r * ld + c0) = packed;
+    return packed;
+}
+
+// Stores a 16x16 fp32 accumulator as bf16 into global memory (row stride ld, 16-byte aligned
+// rows) via the warp's staging tile: each lane converts and writes 8 values at once.
+__device__ __forceinline__ void store_tile_bf16(const FragC &c, float *stage, bf16 *dst, int64_t ld) {
+    wmma::store_matrix_sync(stage, c, 16, wmma::mem_row_major);
+    __syncwarp();
+    const int lane = threadIdx.x % 32, r = lane / 2, c0 = (lane % 2) * 8;
+    *reinterpret_cast<uint4 *>(dst + r * ld + c0) = lane_bf16x8(stage);
     __syncwarp();
 }
 
@@ -457,11 +464,7 @@ __global__ void __launch_bounds__(kStateMaxWarps * 32)
                 const int tm = t / ntn, tn = t % ntn;
                 wmma::store_matrix_sync(scr, s[i], 16, wmma::mem_row_major);
                 __syncwarp();
-                uint4 packed;
-                __nv_bfloat162 *p2 = reinterpret_cast<__nv_bfloat162 *>(&packed);
-#pragma unroll
-                for (int j = 0; j < 4; ++j)
-                    p2[j] = __floats2bfloat162_rn(scr[lr * 16 + lc + 2 * j], scr[lr * 16 + lc + 2 * j + 1]);
+                const uint4 packed = lane_bf16x8(scr);  // row lr, columns lc ...
                 *reinterpret_cast<uint4 *>(Sb + (tm * 16 + lr) * ldb + tn * 16 + lc) = packed;
                 *reinterpret_cast<uint4 *>(hout + int64_t(tm * 16 + lr) * dV + tn * 16 + lc) = packed;
                 __syncwarp();
