@@ -162,6 +162,31 @@ function Invoke-Managed {
     }
 }
 
+# win-x64: about one wine64 process in several thousand exits at once, before the test prints
+# anything (CI saw it once: 0.02 s, no output; not reproduced in 20 suite runs here). The failed
+# tests run once more, named in the log; the summary counts their second result. The same tests
+# run natively on Linux without a second chance, so a flaky test still fails there.
+# Returns the first run's text with its summary line counting the rerun's failures, and the
+# rerun's exit code.
+function Invoke-WineRerun([string] $Text, [int] $Code) {
+    $failed = [regex]::Matches($Text, '(?m)^\s*\d+ - (.+) \((?!Skipped|Disabled)[^)]*\)\s*$') | ForEach-Object { $_.Groups[1].Value }
+    if (-not $failed) { return $Text, $Code }
+    Write-Host "win-x64: $(@($failed).Count) test(s) failed under wine64, running them once more: $($failed -join ', ')" -ForegroundColor Yellow
+    Invoke-Wine start
+    try {
+        $rerun = & ctest --test-dir $BuildDir --rerun-failed --output-on-failure -j $Jobs 2>&1 | ForEach-Object { $line = "$_"; Write-Host $line; $line }
+        $rerunCode = $LASTEXITCODE
+    } finally {
+        Invoke-Wine stop
+    }
+    $r = [regex]::Match(($rerun | Out-String), '(\d+)% tests passed, (\d+) tests? failed out of (\d+)')
+    $m = [regex]::Match($Text, '(\d+)% tests passed, (\d+) tests? failed out of (\d+)')
+    if (-not $r.Success -or -not $m.Success) { return $Text, $Code }
+    $total = [int]$m.Groups[3].Value; $left = [int]$r.Groups[2].Value
+    $summary = "$([math]::Floor(100 * ($total - $left) / $total))% tests passed, $left tests failed out of $total"
+    return $Text.Replace($m.Value, $summary), $rerunCode
+}
+
 # Runs ctest and returns @{ Passed; Failed; Skipped; Ok }.
 function Invoke-NativeTests {
     Step "native tests: ctest$(if ($CrossWin) { ' (win-x64, under wine64)' })"
@@ -173,6 +198,7 @@ function Invoke-NativeTests {
         if ($CrossWin) { Invoke-Wine stop }
     }
     $text = ($ctestOut | Out-String)
+    if ($CrossWin -and $code -ne 0) { $text, $code = Invoke-WineRerun $text $code }
     $m = [regex]::Match($text, '(\d+)% tests passed, (\d+) tests? failed out of (\d+)')
     if (-not $m.Success) {
         if ($text -match 'No tests were found') { Fail 'ctest found no tests (was the engine configured with -DJET_BUILD_TESTS=ON?)' }
