@@ -165,11 +165,6 @@ __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void gemv_rows_bf16_avx
     }
 }
 
-bool cpu_has_avx512() {
-    static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
-    return has;
-}
 #pragma GCC diagnostic pop
 #endif
 
@@ -178,7 +173,7 @@ using GemvBf16 = void (*)(const float *, const uint16_t *, const float *, float 
                           int64_t, int64_t);
 GemvBf16 pick_gemv_bf16() {
 #if JET_X86_DISPATCH
-    if (cpu_has_avx512()) return gemv_rows_bf16_avx512;
+    if (gemv_isa() == GemvIsa::Avx512) return gemv_rows_bf16_avx512;
 #endif
     return gemv_rows_bf16;
 }
@@ -415,7 +410,7 @@ void matmul_bf16(const float *x, const uint16_t *W, const float *bias, float *y,
                  int N) {
     if (matmul_trivial(bias, y, T, K, N)) return;
     if (T <= kGemvMaxRows) {
-        static const GemvBf16 rows = pick_gemv_bf16();
+        const GemvBf16 rows = pick_gemv_bf16();
         const int64_t items = (N + 15) / 16;
         const int64_t min_items = std::max<int64_t>(1, kGemvMinPerThread / (16LL * K));
         parallel_for_min(items, min_items, [&](int64_t b, int64_t e) {

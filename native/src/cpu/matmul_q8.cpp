@@ -4,8 +4,9 @@
 //
 //  - few rows (decode): a GEMV like matmul.cpp's, four rows of W at a time; each group's
 //    products are summed in fp32 over the widened values (int8 -> float by conversion; fp8 ->
-//    fp16 by a shift, then vcvtph2ps; all exact) and scaled once per group: AVX2/FMA/F16C
-//    intrinsics when the CPU has them, else a loop the compiler vectorises. Reads 1 byte per weight: half of bf16.
+//    fp16 by a shift, then vcvtph2ps; all exact) and scaled once per group: AVX-512 or
+//    AVX2/FMA/F16C intrinsics when the CPU has them (gemv_isa()), else a loop the compiler
+//    vectorises. Reads 1 byte per weight: half of bf16.
 //  - many rows (prefill): rows of W dequantized to fp32 block by block, then the fp32 GEMM
 //    (matmul_widened in gemm_kernel.h).
 #include <algorithm>
@@ -112,13 +113,14 @@ struct WidenI8 {
             _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(p))));
     }
 };
+// The shift is done on the byte sign-extended to 16 bits, (s..s s eeee mmm) << 7, which puts s in
+// bit 15 and a copy of it in bit 14, cleared by the mask: three integer instructions.
+constexpr short kFp8ToFp16Mask = static_cast<short>(0xbfff);
 struct WidenFp8 {
     static constexpr float kMul = 256.0f;
     __attribute__((target("avx2,fma,f16c"))) static __m256 load(const uint8_t *p) {
-        const __m128i b = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(p)));
-        const __m128i h = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x80)), 8),
-                                       _mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x7f)), 7));
-        return _mm256_cvtph_ps(h);
+        const __m128i b = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(p)));
+        return _mm256_cvtph_ps(_mm_and_si128(_mm_slli_epi16(b, 7), _mm_set1_epi16(kFp8ToFp16Mask)));
     }
 };
 
@@ -179,18 +181,97 @@ __attribute__((target("avx2,fma,f16c"))) void gemv_q_avx2(
     if (n < n1) tail(x, W, scale, group, bias, y, T, K, N, n, n1);
 }
 
-bool cpu_has_f16c() {
-    static const bool has = cpu_has_avx2_fma() && __builtin_cpu_supports("f16c");
-    return has;
+// GCC's masked AVX-512 loads start from _mm*_undefined_*, which -Wmaybe-uninitialized reports
+// (GCC bug 105593): a false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#define JET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
+// Sixteen weights widened to fp32 as above, with AVX-512; `m` selects the first weights of a
+// group's last, partial 16.
+struct WidenI8x16 {
+    static constexpr float kMul = WidenI8::kMul;
+    JET_AVX512 static __m512 load(const int8_t *p, __mmask16 m = 0xffff) {
+        return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p)));
+    }
+};
+struct WidenFp8x16 {
+    static constexpr float kMul = WidenFp8::kMul;
+    JET_AVX512 static __m512 load(const uint8_t *p, __mmask16 m = 0xffff) {
+        const __m256i b = _mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(m, p));
+        return _mm512_cvtph_ps(
+            _mm256_and_si256(_mm256_slli_epi16(b, 7), _mm256_set1_epi16(kFp8ToFp16Mask)));
+    }
+};
+
+// R rows of W (R = 4, or 1 for the rows past the last multiple of 4) times one row of x, with
+// AVX-512: each group summed in its own vector, scaled into one accumulator per row, the group's
+// last partial 16 masked.
+template <int R, typename Widen, typename Q>
+JET_AVX512 inline void gemv_q_block_avx512(const float *xt, const Q *const *w, const float *scale,
+                                           int G, int group, float *out) {
+    const int gv = group / 16 * 16;
+    const __mmask16 tail = static_cast<__mmask16>((1u << (group - gv)) - 1);
+    __m512 a[R];
+    for (int r = 0; r < R; ++r) a[r] = _mm512_setzero_ps();
+    for (int g = 0; g < G; ++g) {
+        const int k0 = g * group;
+        __m512 s[R];
+        for (int r = 0; r < R; ++r) s[r] = _mm512_setzero_ps();
+        for (int k = k0; k < k0 + gv; k += 16) {
+            const __m512 xv = _mm512_loadu_ps(xt + k);
+            for (int r = 0; r < R; ++r) s[r] = _mm512_fmadd_ps(Widen::load(w[r] + k), xv, s[r]);
+        }
+        if (tail) {
+            const __m512 xv = _mm512_maskz_loadu_ps(tail, xt + k0 + gv);
+            for (int r = 0; r < R; ++r)
+                s[r] = _mm512_fmadd_ps(Widen::load(w[r] + k0 + gv, tail), xv, s[r]);
+        }
+        for (int r = 0; r < R; ++r)
+            a[r] = _mm512_fmadd_ps(s[r], _mm512_set1_ps(scale[r * G + g] * Widen::kMul), a[r]);
+    }
+    for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(a[r]);
 }
+
+template <typename Widen, typename Q>
+JET_AVX512 void gemv_q_avx512(const float *x, const Q *W, const float *scale, int group,
+                              const float *bias, float *y, int T, int K, int N, int64_t n0,
+                              int64_t n1) {
+    const int G = K / group;
+    float s[4];
+    int64_t n = n0;
+    for (; n + 4 <= n1; n += 4) {
+        const Q *w[4] = {W + n * K, W + (n + 1) * K, W + (n + 2) * K, W + (n + 3) * K};
+        for (int t = 0; t < T; ++t) {
+            gemv_q_block_avx512<4, Widen>(x + static_cast<int64_t>(t) * K, w, scale + n * G, G,
+                                          group, s);
+            float *yt = y + static_cast<int64_t>(t) * N + n;
+            for (int r = 0; r < 4; ++r) yt[r] = s[r] + (bias ? bias[n + r] : 0.f);
+        }
+    }
+    for (; n < n1; ++n) {
+        const Q *w[1] = {W + n * K};
+        for (int t = 0; t < T; ++t) {
+            gemv_q_block_avx512<1, Widen>(x + static_cast<int64_t>(t) * K, w, scale + n * G, G,
+                                          group, s);
+            y[static_cast<int64_t>(t) * N + n] = s[0] + (bias ? bias[n] : 0.f);
+        }
+    }
+}
+#undef JET_AVX512
+#pragma GCC diagnostic pop
 #endif
 
 void gemv_q8(const float *x, const int8_t *W, const float *scale, int group, const float *bias,
              float *y, int T, int K, int N, int64_t n0, int64_t n1) {
 #if JET_X86_DISPATCH
-    if (cpu_has_f16c())
+    switch (gemv_isa()) {
+    case GemvIsa::Avx512:
+        return gemv_q_avx512<WidenI8x16>(x, W, scale, group, bias, y, T, K, N, n0, n1);
+    case GemvIsa::Avx2:
         return gemv_q_avx2<WidenI8>(x, W, scale, group, bias, y, T, K, N, n0, n1,
                                     gemv_q8_portable);
+    case GemvIsa::Portable: break;
+    }
 #endif
     gemv_q8_portable(x, W, scale, group, bias, y, T, K, N, n0, n1);
 }
@@ -198,9 +279,14 @@ void gemv_q8(const float *x, const int8_t *W, const float *scale, int group, con
 void gemv_fp8(const float *x, const uint8_t *W, const float *scale, int group, const float *bias,
               float *y, int T, int K, int N, int64_t n0, int64_t n1) {
 #if JET_X86_DISPATCH
-    if (cpu_has_f16c())
+    switch (gemv_isa()) {
+    case GemvIsa::Avx512:
+        return gemv_q_avx512<WidenFp8x16>(x, W, scale, group, bias, y, T, K, N, n0, n1);
+    case GemvIsa::Avx2:
         return gemv_q_avx2<WidenFp8>(x, W, scale, group, bias, y, T, K, N, n0, n1,
                                      gemv_fp8_portable);
+    case GemvIsa::Portable: break;
+    }
 #endif
     gemv_fp8_portable(x, W, scale, group, bias, y, T, K, N, n0, n1);
 }

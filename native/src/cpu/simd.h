@@ -7,6 +7,7 @@
 // enabled by -fopenmp-simd, which needs no OpenMP runtime).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -48,6 +49,41 @@ inline bool cpu_has_avx2_fma() {
 #else
     return false;
 #endif
+}
+
+// True when the CPU runs the AVX-512 subsets the hand-written 512-bit kernels use (F, BW, VL;
+// FMA and F16C come with them).
+inline bool cpu_has_avx512() {
+#if JET_X86_DISPATCH
+    static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma") &&
+                            __builtin_cpu_supports("f16c");
+    return has;
+#else
+    return false;
+#endif
+}
+
+// The decode GEMVs (bf16, INT8, FP8 weights) choose their kernel at each call: the widest
+// instruction set the CPU runs (Avx2: AVX2 + FMA + F16C), at most the limit set here. Tests
+// lower the limit to run the narrower kernels on a wider CPU.
+enum class GemvIsa : int { Portable = 0, Avx2 = 1, Avx512 = 2 };
+inline std::atomic<int> &gemv_isa_limit_value() {
+    static std::atomic<int> limit{static_cast<int>(GemvIsa::Avx512)};
+    return limit;
+}
+inline void set_gemv_isa_limit(GemvIsa isa) {
+    gemv_isa_limit_value().store(static_cast<int>(isa), std::memory_order_relaxed);
+}
+inline GemvIsa gemv_isa() {
+#if JET_X86_DISPATCH
+    const int limit = gemv_isa_limit_value().load(std::memory_order_relaxed);
+    if (limit >= static_cast<int>(GemvIsa::Avx512) && cpu_has_avx512()) return GemvIsa::Avx512;
+    static const bool has_f16c = __builtin_cpu_supports("f16c");
+    if (limit >= static_cast<int>(GemvIsa::Avx2) && cpu_has_avx2_fma() && has_f16c)
+        return GemvIsa::Avx2;
+#endif
+    return GemvIsa::Portable;
 }
 
 // e^x in float, within 2 ulp of expf for finite x (Cephes' degree-6 polynomial on

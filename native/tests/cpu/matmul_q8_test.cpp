@@ -46,21 +46,27 @@ TEST_P(QuantMatmul, MatchesTheDequantizedMatmul) {
     const auto [T, K, N, group] = GetParam();
     const auto x = jet::test::random_vec(size_t(T) * K, 10 + T);
     const auto b = jet::test::random_vec(size_t(N), 11 + N);
-    for (bool fp8 : {false, true}) {
-        const QW w = make(N, K, group, fp8, 100 + K + N + fp8);
-        for (const float *bias : {static_cast<const float *>(nullptr), b.data()}) {
-            const auto ref = jet::test::matmul_reference(x, w.dequant, bias, T, K, N);
-            std::vector<float> y(size_t(T) * N, 12345.f);
-            if (fp8)
-                jet::cpu::matmul_fp8(x.data(), w.q.data(), w.scale.data(), group, bias, y.data(), T,
-                                     K, N);
-            else
-                jet::cpu::matmul_q8(x.data(), reinterpret_cast<const int8_t *>(w.q.data()),
-                                    w.scale.data(), group, bias, y.data(), T, K, N);
-            // fp32 sums of the same products: rounding only.
-            EXPECT_LT(jet::test::rel_err(y, ref), 2e-6)
-                << (fp8 ? "fp8" : "int8") << " T=" << T << " K=" << K << " N=" << N
-                << " group=" << group << (bias ? " bias" : "");
+    // Every GEMV kernel this CPU runs (the GEMM path, T > 3, has one).
+    const jet::test::GemvIsaLimit restore;
+    for (auto isa : jet::test::gemv_isas()) {
+        jet::cpu::set_gemv_isa_limit(isa);
+        for (bool fp8 : {false, true}) {
+            const QW w = make(N, K, group, fp8, 100 + K + N + fp8);
+            for (const float *bias : {static_cast<const float *>(nullptr), b.data()}) {
+                const auto ref = jet::test::matmul_reference(x, w.dequant, bias, T, K, N);
+                std::vector<float> y(size_t(T) * N, 12345.f);
+                if (fp8)
+                    jet::cpu::matmul_fp8(x.data(), w.q.data(), w.scale.data(), group, bias,
+                                         y.data(), T, K, N);
+                else
+                    jet::cpu::matmul_q8(x.data(), reinterpret_cast<const int8_t *>(w.q.data()),
+                                        w.scale.data(), group, bias, y.data(), T, K, N);
+                // fp32 sums of the same products: rounding only.
+                EXPECT_LT(jet::test::rel_err(y, ref), 2e-6)
+                    << (fp8 ? "fp8" : "int8") << " T=" << T << " K=" << K << " N=" << N
+                    << " group=" << group << (bias ? " bias" : "") << " isa "
+                    << static_cast<int>(isa);
+            }
         }
     }
 }
@@ -71,6 +77,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, QuantMatmul,
                                            std::make_tuple(2, 200, 33, 200),  // odd K
                                            std::make_tuple(1, 100, 9, 100),   // K % 8 != 0
                                            std::make_tuple(2, 100, 13, 20),   // group % 8 != 0
+                                           std::make_tuple(1, 72, 9, 24),     // group % 16 == 8
+                                           std::make_tuple(1, 1536, 21, 128), // 2B-like rows
                                            std::make_tuple(3, 256, 16, 128),
                                            std::make_tuple(7, 256, 40, 64),   // GEMM path
                                            std::make_tuple(40, 96, 70, 32),

@@ -66,9 +66,14 @@ TEST_P(MatmulShapes, Bf16WeightsMatchReference) {
     const auto Wb = to_bf16(jet::test::random_vec(static_cast<size_t>(N) * K, 12 + N));
     const auto b = jet::test::random_vec(N, 13 + K);
     const auto ref = jet::test::matmul_reference(x, from_bf16(Wb), b.data(), T, K, N);
-    std::vector<float> y(static_cast<size_t>(T) * N, 12345.f);
-    jet::cpu::matmul_bf16(x.data(), Wb.data(), b.data(), y.data(), T, K, N);
-    EXPECT_LT(jet::test::rel_err(y, ref), 1e-5) << "T=" << T << " K=" << K << " N=" << N;
+    const jet::test::GemvIsaLimit restore;
+    for (auto isa : jet::test::gemv_isas()) {  // every GEMV kernel this CPU runs
+        jet::cpu::set_gemv_isa_limit(isa);
+        std::vector<float> y(static_cast<size_t>(T) * N, 12345.f);
+        jet::cpu::matmul_bf16(x.data(), Wb.data(), b.data(), y.data(), T, K, N);
+        EXPECT_LT(jet::test::rel_err(y, ref), 1e-5)
+            << "T=" << T << " K=" << K << " N=" << N << " isa " << static_cast<int>(isa);
+    }
 }
 
 TEST(Matmul, Bf16LargeShapesOnThePool) {

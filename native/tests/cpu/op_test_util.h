@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "cpu/simd.h"
+
 namespace jet::test {
 
 inline std::vector<float> random_vec(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
@@ -50,6 +52,23 @@ inline std::vector<double> matmul_reference(const std::vector<float> &x, const s
         }
     return y;
 }
+
+// The decode GEMV kernels this CPU runs, widest first: a test sets each as the limit in turn.
+inline std::vector<jet::cpu::GemvIsa> gemv_isas() {
+    using jet::cpu::GemvIsa;
+    std::vector<GemvIsa> isas;
+    for (GemvIsa isa : {GemvIsa::Avx512, GemvIsa::Avx2, GemvIsa::Portable}) {
+        jet::cpu::set_gemv_isa_limit(isa);
+        if (jet::cpu::gemv_isa() == isa) isas.push_back(isa);
+    }
+    jet::cpu::set_gemv_isa_limit(GemvIsa::Avx512);
+    return isas;
+}
+
+// Puts the GEMV limit back to "the widest the CPU runs" when the test ends.
+struct GemvIsaLimit {
+    ~GemvIsaLimit() { jet::cpu::set_gemv_isa_limit(jet::cpu::GemvIsa::Avx512); }
+};
 
 inline std::string shared_dir() { return JET_SHARED_DIR; }
 
