@@ -14,8 +14,8 @@
 
 #include "cpu/threads.h"
 
-// JET_X86_DISPATCH: hand-written AVX2/FMA kernels are compiled (target attribute) and chosen at
-// run time with cpu_has_avx2_fma().
+// JET_X86_DISPATCH: hand-written AVX2/FMA and AVX-512 kernels are compiled (target attribute) and
+// chosen at run time (cpu_has_avx2_fma(), cpu_has_avx512(), gemv_isa()).
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define JET_X86_DISPATCH 1
 #else

@@ -46,7 +46,7 @@ TEST_P(QuantMatmul, MatchesTheDequantizedMatmul) {
     const auto [T, K, N, group] = GetParam();
     const auto x = jet::test::random_vec(size_t(T) * K, 10 + T);
     const auto b = jet::test::random_vec(size_t(N), 11 + N);
-    // Every GEMV kernel this CPU runs (the GEMM path, T > 3, has one).
+    // Every GEMV kernel this CPU runs (for T > 3, the GEMM path, each pass runs the same code).
     const jet::test::GemvIsaLimit restore;
     for (auto isa : jet::test::gemv_isas()) {
         jet::cpu::set_gemv_isa_limit(isa);
