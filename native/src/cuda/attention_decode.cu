@@ -306,10 +306,7 @@ template <int HD>
 void launch(const bf16 *q, const bf16 *k, const bf16 *v, const int32_t *qpos, bf16 *out, int B,
             int L, int nh, int nkv, int window, int ring, float *part_acc, float *part_ml,
             cudaStream_t s, const int32_t *seqs) {
-    int dev = 0, sms = 0;
-    check(cudaGetDevice(&dev), "attention_decode (cudaGetDevice)");
-    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev),
-          "attention_decode (SM count)");
+    const int sms = sm_count("attention_decode");
     // About kBlocksPerSm blocks per SM, never fewer than kMinRowsPerSplit rows a split.
     const int want = std::max(1, (kBlocksPerSm * sms + B * nkv - 1) / (B * nkv));
     const int S = std::min(splits_for(L), want);

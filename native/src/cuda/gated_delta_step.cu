@@ -241,14 +241,9 @@ void check_sizes(const char *what, int B, int H, int dK, int dV) {
 template <int kRows, bool kFused>
 void launch_rows(const StepArgs &a, cudaStream_t s) {
     auto *kernel = gated_delta_step_kernel<kRows, kFused>;
-    int dev = 0, sms = 0, per_sm = 0;
-    check(cudaGetDevice(&dev), "gated_delta_step (cudaGetDevice)");
-    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev),
-          "gated_delta_step (SM count)");
-    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0),
-          "gated_delta_step (occupancy)");
     const int64_t tiles = int64_t((a.dV + kCols - 1) / kCols) * a.H * a.B;
-    const int grid = int(std::min<int64_t>(tiles, int64_t(std::max(1, sms * per_sm))));
+    const int resident = resident_blocks("gated_delta_step", kernel, kThreads);
+    const int grid = int(std::min<int64_t>(tiles, resident));
     launch_pdl(kFused ? "jetblock_decode_step" : "gated_delta_step", kernel, dim3(unsigned(grid)),
                dim3(kCols, kGroups), 0, s, a);
 }

@@ -462,11 +462,7 @@ template <int T, int R, int P, int WT>
 void launch_rows_r(const GemvArgs &a, cudaStream_t s) {
     const int th = threads_for(a.K, kElems<WT>), groups = (a.N + R - 1) / R;
     auto *kernel = gemv_rows_kernel<T, R, P, WT>;
-    int dev = 0, sms = 0, per_sm = 0;
-    check(cudaGetDevice(&dev), "gemv (cudaGetDevice)");
-    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "gemv (SM count)");
-    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, th, 0), "gemv (occupancy)");
-    const int resident = std::max(1, sms * per_sm);
+    const int resident = resident_blocks("gemv", kernel, th);
     const int per_block = (groups + resident - 1) / resident;
     launch_pdl("gemv", kernel, dim3((groups + per_block - 1) / per_block), dim3(th), 0, s, a);
 }

@@ -209,13 +209,6 @@ __global__ void dequant_kernel(const uint8_t *q, const float *scale, int ng, int
     *reinterpret_cast<uint4 *>(Wd + e) = out;
 }
 
-int sm_count() {
-    int dev = 0, sms = 0;
-    check(cudaGetDevice(&dev), "gemm_wq (cudaGetDevice)");
-    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "gemm_wq (SM count)");
-    return sms;
-}
-
 cudaStream_t stream_of(cublasHandle_t h) {
     cudaStream_t s = nullptr;
     check(cublasGetStream(h, &s), "cublasGetStream");
@@ -274,7 +267,7 @@ void gemm_wq(cublasHandle_t h, const bf16 *x, int ldx, const WeightRef &W, void 
     dim3 grid((N + kBN - 1) / kBN, (T + kBM - 1) / kBM);
     // Split-K where the tiles fill less than the GPU: about two blocks per SM, ranges of whole
     // groups (per channel: of tiles), at least 8 tiles each.
-    const int blocks = int(grid.x * grid.y), sms = sm_count();
+    const int blocks = int(grid.x * grid.y), sms = sm_count("gemm_wq");
     if (y_f32 && (beta == 0.0f || beta == 1.0f) && blocks < sms) {
         const int unit = group == K ? 1 : group / kBK;  // tiles per split unit
         const int units = ktiles / unit;                 // whole when grouped (K % group == 0)

@@ -16,6 +16,8 @@
 // Only for .cu files (device code).
 #pragma once
 
+#include <algorithm>
+#include <string>
 #include <utility>
 
 #include <cuda_runtime.h>
@@ -50,6 +52,25 @@ void launch_pdl(const char *what, void (*kernel)(Params...), dim3 grid, dim3 blo
     cfg.attrs = attr;
     cfg.numAttrs = pdl_enabled() ? 1 : 0;
     check(cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...), what);
+}
+
+// The current device's SM count; `what` names the caller in an error ("<what> (SM count)").
+inline int sm_count(const char *what) {
+    int dev = 0, sms = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    if (e != cudaSuccess) check(e, (std::string(what) + " (SM count)").c_str());
+    return sms;
+}
+
+// How many blocks of `kernel` (`threads` threads each, no dynamic shared memory) the GPU runs at
+// once, at least 1: the grid of a persistent kernel.
+template <typename... Params>
+int resident_blocks(const char *what, void (*kernel)(Params...), int threads) {
+    int per_sm = 0;
+    const cudaError_t e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, 0);
+    if (e != cudaSuccess) check(e, (std::string(what) + " (occupancy)").c_str());
+    return std::max(1, sm_count(what) * per_sm);
 }
 
 }  // namespace jet::cuda
