@@ -162,6 +162,15 @@ function Invoke-Managed {
     }
 }
 
+# Runs ctest on $BuildDir, showing its output as it comes; returns the output and the exit code.
+function Invoke-Ctest([string[]] $Extra = @()) {
+    $out = & ctest --test-dir $BuildDir --output-on-failure -j $Jobs @Extra 2>&1 | ForEach-Object { $line = "$_"; Write-Host $line; $line }
+    return ($out | Out-String), $LASTEXITCODE
+}
+
+# ctest's summary line: percentage passed, failed, total.
+$CtestSummary = '(\d+)% tests passed, (\d+) tests? failed out of (\d+)'
+
 # win-x64: about one wine64 process in several thousand exits at once, before the test prints
 # anything (CI saw it once: 0.02 s, no output; not reproduced in 20 suite runs here). The failed
 # tests run once more, named in the log; the summary counts their second result. The same tests
@@ -174,13 +183,12 @@ function Invoke-WineRerun([string] $Text, [int] $Code) {
     Write-Host "win-x64: $(@($failed).Count) test(s) failed under wine64, running them once more: $($failed -join ', ')" -ForegroundColor Yellow
     Invoke-Wine start
     try {
-        $rerun = & ctest --test-dir $BuildDir --rerun-failed --output-on-failure -j $Jobs 2>&1 | ForEach-Object { $line = "$_"; Write-Host $line; $line }
-        $rerunCode = $LASTEXITCODE
+        $rerun, $rerunCode = Invoke-Ctest @('--rerun-failed')
     } finally {
         Invoke-Wine stop
     }
-    $r = [regex]::Match(($rerun | Out-String), '(\d+)% tests passed, (\d+) tests? failed out of (\d+)')
-    $m = [regex]::Match($Text, '(\d+)% tests passed, (\d+) tests? failed out of (\d+)')
+    $r = [regex]::Match($rerun, $CtestSummary)
+    $m = [regex]::Match($Text, $CtestSummary)
     if (-not $r.Success -or -not $m.Success) { return $Text, $Code }
     $total = [int]$m.Groups[3].Value; $left = [int]$r.Groups[2].Value
     $summary = "$([math]::Floor(100 * ($total - $left) / $total))% tests passed, $left tests failed out of $total"
@@ -192,14 +200,12 @@ function Invoke-NativeTests {
     Step "native tests: ctest$(if ($CrossWin) { ' (win-x64, under wine64)' })"
     if ($CrossWin) { Invoke-Wine start }
     try {
-        $ctestOut = & ctest --test-dir $BuildDir --output-on-failure -j $Jobs 2>&1 | ForEach-Object { $line = "$_"; Write-Host $line; $line }
-        $code = $LASTEXITCODE
+        $text, $code = Invoke-Ctest
     } finally {
         if ($CrossWin) { Invoke-Wine stop }
     }
-    $text = ($ctestOut | Out-String)
     if ($CrossWin -and $code -ne 0) { $text, $code = Invoke-WineRerun $text $code }
-    $m = [regex]::Match($text, '(\d+)% tests passed, (\d+) tests? failed out of (\d+)')
+    $m = [regex]::Match($text, $CtestSummary)
     if (-not $m.Success) {
         if ($text -match 'No tests were found') { Fail 'ctest found no tests (was the engine configured with -DJET_BUILD_TESTS=ON?)' }
         Fail "could not read ctest's summary (exit code $code)"
